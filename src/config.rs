@@ -1,0 +1,250 @@
+//! Settings, their defaults, and the `TOKIO_DOCTOR_*` environment variables.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::Error;
+
+/// Default address of the `/metrics` and `/doctor` endpoint: loopback only, so
+/// nothing is exposed beyond the host unless the user asks for it. 9464 is the
+/// port OpenTelemetry's Prometheus exporter uses, which scrapers often allow.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
+
+/// Default threshold above which a poll counts as blocking the executor.
+///
+/// tokio's guidance is 10–100 µs between `.await`s; 10 ms is two orders of
+/// magnitude above that, so a poll this long is certainly a bug and not
+/// noise from a busy machine, and it is the shortest delay an operator
+/// notices in a request's latency.
+pub const DEFAULT_BLOCKING_POLL_THRESHOLD: Duration = Duration::from_millis(10);
+
+/// Default cap on the label sets of any one metric (distinct call sites).
+/// Past the cap, new call sites are folded into `span="other"`. 1,000 keeps
+/// a scrape under about a megabyte while covering any service we know of.
+pub const DEFAULT_LABEL_CAP: usize = 1_000;
+
+/// Default interval between two event-loop lag probes. 10 ms gives 100
+/// samples a second: enough for a p99 per scrape, cheap enough to ignore.
+pub const DEFAULT_LAG_PROBE_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Default interval of the sampler that reads runtime metrics. Alerts look
+/// at minutes of data; one sample a second keeps them responsive (tokio-metrics'
+/// own default is 30 s, too slow for a "stalled now" alert).
+pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Default interval at which the watchdog thread looks for polls that are
+/// still running. Half the default threshold, so a stall is seen within
+/// 1.5× the threshold.
+pub const DEFAULT_WATCHDOG_INTERVAL: Duration = Duration::from_millis(5);
+
+/// Everything the doctor can be told. Built by [`crate::DoctorBuilder`] or
+/// [`crate::Doctor::from_env`].
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) listen: Option<SocketAddr>,
+    pub(crate) require_endpoint: bool,
+    pub(crate) blocking_poll_threshold: Duration,
+    pub(crate) label_cap: usize,
+    pub(crate) lag_probe_interval: Duration,
+    pub(crate) sample_interval: Duration,
+    pub(crate) watchdog_interval: Duration,
+    pub(crate) use_global_recorder: bool,
+    pub(crate) ignore_tokio_resource_spans: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: Some(DEFAULT_LISTEN.parse().expect("valid default address")),
+            require_endpoint: true,
+            blocking_poll_threshold: DEFAULT_BLOCKING_POLL_THRESHOLD,
+            label_cap: DEFAULT_LABEL_CAP,
+            lag_probe_interval: DEFAULT_LAG_PROBE_INTERVAL,
+            sample_interval: DEFAULT_SAMPLE_INTERVAL,
+            watchdog_interval: DEFAULT_WATCHDOG_INTERVAL,
+            use_global_recorder: false,
+            ignore_tokio_resource_spans: true,
+        }
+    }
+}
+
+impl Config {
+    /// Rejects settings that would make the doctor useless or harmful.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        fn positive(setting: &str, d: Duration) -> Result<(), Error> {
+            if d.is_zero() {
+                return Err(invalid(
+                    setting,
+                    "must be greater than zero (for example 10ms)",
+                ));
+            }
+            Ok(())
+        }
+        positive("blocking_poll_threshold", self.blocking_poll_threshold)?;
+        positive("lag_probe_interval", self.lag_probe_interval)?;
+        positive("sample_interval", self.sample_interval)?;
+        positive("watchdog_interval", self.watchdog_interval)?;
+        if self.label_cap == 0 || self.label_cap > 100_000 {
+            return Err(invalid("label_cap", "must be between 1 and 100000"));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn invalid(setting: &str, reason: &str) -> Error {
+    Error::InvalidConfig {
+        setting: setting.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The environment variables [`crate::Doctor::from_env`] reads, with the form
+/// each accepts. Kept as data so the README table and the parser cannot drift.
+pub const ENV_VARS: &[(&str, &str, &str)] = &[
+    (
+        "TOKIO_DOCTOR_LISTEN",
+        "an address such as 127.0.0.1:9464, or `off`",
+        DEFAULT_LISTEN,
+    ),
+    ("TOKIO_DOCTOR_REQUIRE_ENDPOINT", "`true` or `false`", "true"),
+    (
+        "TOKIO_DOCTOR_BLOCKING_POLL_THRESHOLD",
+        "a duration such as 10ms, 250us or 1s",
+        "10ms",
+    ),
+    (
+        "TOKIO_DOCTOR_LABEL_CAP",
+        "an integer from 1 to 100000",
+        "1000",
+    ),
+    (
+        "TOKIO_DOCTOR_LAG_PROBE_INTERVAL",
+        "a duration such as 10ms",
+        "10ms",
+    ),
+    (
+        "TOKIO_DOCTOR_SAMPLE_INTERVAL",
+        "a duration such as 1s",
+        "1s",
+    ),
+    (
+        "TOKIO_DOCTOR_WATCHDOG_INTERVAL",
+        "a duration such as 5ms",
+        "5ms",
+    ),
+];
+
+/// Applies every `TOKIO_DOCTOR_*` variable found by `lookup` over `config`.
+pub(crate) fn apply_env(
+    config: &mut Config,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<(), Error> {
+    for (var, form, _) in ENV_VARS {
+        let Some(raw) = lookup(var) else { continue };
+        let value = raw.trim();
+        let bad = || invalid(var, &format!("got {raw:?}, expected {form}"));
+        match *var {
+            "TOKIO_DOCTOR_LISTEN" => {
+                config.listen = if value.eq_ignore_ascii_case("off") {
+                    None
+                } else {
+                    Some(value.parse().map_err(|_| bad())?)
+                }
+            }
+            "TOKIO_DOCTOR_REQUIRE_ENDPOINT" => {
+                config.require_endpoint = parse_bool(value).ok_or_else(bad)?
+            }
+            "TOKIO_DOCTOR_BLOCKING_POLL_THRESHOLD" => {
+                config.blocking_poll_threshold = parse_duration(value).ok_or_else(bad)?
+            }
+            "TOKIO_DOCTOR_LABEL_CAP" => config.label_cap = value.parse().map_err(|_| bad())?,
+            "TOKIO_DOCTOR_LAG_PROBE_INTERVAL" => {
+                config.lag_probe_interval = parse_duration(value).ok_or_else(bad)?
+            }
+            "TOKIO_DOCTOR_SAMPLE_INTERVAL" => {
+                config.sample_interval = parse_duration(value).ok_or_else(bad)?
+            }
+            "TOKIO_DOCTOR_WATCHDOG_INTERVAL" => {
+                config.watchdog_interval = parse_duration(value).ok_or_else(bad)?
+            }
+            _ => unreachable!("every variable in ENV_VARS has a parser"),
+        }
+    }
+    config.validate()
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses `10ms`, `250us`, `1.5s`, `2m`, `100ns`. A bare number is refused:
+/// a threshold without a unit is a bug waiting to happen.
+pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (num, unit) = s.split_at(split);
+    let num: f64 = num.parse().ok()?;
+    let scale = match unit.trim() {
+        "ns" => 1e-9,
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        _ => return None,
+    };
+    let secs = num * scale;
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return None;
+    }
+    Some(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_need_a_unit() {
+        assert_eq!(parse_duration("10ms"), Some(Duration::from_millis(10)));
+        assert_eq!(parse_duration("250us"), Some(Duration::from_micros(250)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("ms"), None);
+        assert_eq!(parse_duration("-1s"), None);
+        assert_eq!(parse_duration("1e400s"), None);
+    }
+
+    #[test]
+    fn a_bad_variable_is_named_in_the_error() {
+        let mut c = Config::default();
+        let err = apply_env(&mut c, |v| {
+            (v == "TOKIO_DOCTOR_BLOCKING_POLL_THRESHOLD").then(|| "ten".to_string())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("TOKIO_DOCTOR_BLOCKING_POLL_THRESHOLD"),
+            "{err}"
+        );
+        assert!(err.contains("10ms"), "{err}");
+    }
+
+    #[test]
+    fn listen_off_turns_the_endpoint_off() {
+        let mut c = Config::default();
+        apply_env(&mut c, |v| {
+            (v == "TOKIO_DOCTOR_LISTEN").then(|| "off".into())
+        })
+        .unwrap();
+        assert!(c.listen.is_none());
+        let err = apply_env(&mut c, |v| {
+            (v == "TOKIO_DOCTOR_LABEL_CAP").then(|| "0".into())
+        });
+        assert!(err.unwrap_err().to_string().contains("label_cap"));
+    }
+}

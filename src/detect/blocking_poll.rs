@@ -1,0 +1,147 @@
+//! Scenario 5: CPU work blocking the executor.
+//!
+//! **Signal.** A poll (the outermost span entered on a runtime worker, up to
+//! its exit) that runs longer than the threshold. The layer blames the span
+//! with the most *self* time inside that poll, so a slow helper called from
+//! a request handler is named, not the handler. The watchdog and each
+//! scrape also look at polls that are *still running* past the threshold,
+//! so a worker stuck in a loop is reported before it returns.
+//!
+//! **Quantity.** Blocking polls, total seconds a worker was blocked, the
+//! worst poll, and how long a stalled poll has been running now.
+//!
+//! **Silent on.** The same work in `spawn_blocking` (blocking-pool threads
+//! never start a poll), and on async code that yields within the threshold.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::Detector;
+use crate::finding::{Evidence, Finding, FindingKind, Severity};
+use crate::state::Shared;
+
+/// The fix, in one line.
+pub(crate) const FIX: &str =
+    "move the CPU-bound or blocking work into tokio::task::spawn_blocking \
+    (or a rayon pool) and .await its result; in long loops call \
+    tokio::task::yield_now().await every few hundred microseconds";
+
+pub(crate) struct BlockingPoll;
+
+#[derive(Default)]
+struct Acc {
+    polls: u64,
+    total_ns: u64,
+    worst_ns: u64,
+    self_ns: u64,
+    stalled_ns: u64,
+}
+
+impl Detector for BlockingPoll {
+    fn kind(&self) -> FindingKind {
+        FindingKind::BlockingPoll
+    }
+
+    fn check(&self, shared: &Shared) -> Vec<Finding> {
+        let mut by_site: BTreeMap<u32, Acc> = BTreeMap::new();
+        for (idx, site, _) in shared.sites.iter() {
+            let polls = site.blocking.polls.load(Relaxed);
+            if polls > 0 {
+                let acc = by_site.entry(idx).or_default();
+                acc.polls = polls;
+                acc.total_ns = site.blocking.total_ns.load(Relaxed);
+                acc.worst_ns = site.blocking.worst_ns.load(Relaxed);
+                acc.self_ns = site.blocking.self_ns.load(Relaxed);
+            }
+        }
+        for stall in shared.running_stalls() {
+            let acc = by_site.entry(stall.site).or_default();
+            acc.stalled_ns = acc.stalled_ns.max(stall.running_ns);
+        }
+        by_site
+            .into_iter()
+            .filter_map(|(idx, acc)| {
+                let meta = shared.sites.get(idx).meta.get()?;
+                let secs = |ns: u64| ns as f64 / 1e9;
+                let mut f = Finding {
+                    kind: FindingKind::BlockingPoll,
+                    severity: if acc.stalled_ns > 0 {
+                        Severity::Critical
+                    } else {
+                        Severity::Warning
+                    },
+                    span: meta.span.clone(),
+                    target: meta.target.clone(),
+                    location: meta.location.clone(),
+                    count: acc.polls,
+                    cost_seconds: secs(acc.total_ns) + secs(acc.stalled_ns),
+                    evidence: vec![
+                        Evidence::new("blocking_polls", acc.polls as f64, "count"),
+                        Evidence::new("blocked_seconds", secs(acc.total_ns), "seconds"),
+                        Evidence::new("worst_poll_seconds", secs(acc.worst_ns), "seconds"),
+                        Evidence::new("self_seconds", secs(acc.self_ns), "seconds"),
+                        Evidence::new("stalled_now_seconds", secs(acc.stalled_ns), "seconds"),
+                        Evidence::new(
+                            "threshold_seconds",
+                            shared.config.blocking_poll_threshold.as_secs_f64(),
+                            "seconds",
+                        ),
+                    ],
+                    message: String::new(),
+                    fix: FIX.to_string(),
+                };
+                f.message = self.sentence(&f);
+                Some(f)
+            })
+            .collect()
+    }
+
+    fn sentence(&self, f: &Finding) -> String {
+        let ev = |n| f.evidence(n).unwrap_or(0.0);
+        let mut s = String::new();
+        if f.count > 0 {
+            s = format!(
+                "`{}` at {} blocked a runtime worker {} time{} for {:.3} s in all \
+                 (worst poll {:.1} ms, threshold {:.1} ms): no other task could run on that \
+                 worker meanwhile.",
+                f.span,
+                f.location,
+                f.count,
+                if f.count == 1 { "" } else { "s" },
+                ev("blocked_seconds"),
+                ev("worst_poll_seconds") * 1e3,
+                ev("threshold_seconds") * 1e3,
+            );
+        }
+        let stalled = ev("stalled_now_seconds");
+        if stalled > 0.0 {
+            if !s.is_empty() {
+                s.push(' ');
+            }
+            s.push_str(&format!(
+                "`{}` at {} is blocking a runtime worker right now: its poll has been running \
+                 for {:.3} s.",
+                f.span, f.location, stalled
+            ));
+        }
+        s
+    }
+
+    fn summary(&self, findings: &[Finding]) -> String {
+        let total: f64 = findings.iter().map(|f| f.cost_seconds).sum();
+        let worst = findings
+            .iter()
+            .max_by(|a, b| a.cost_seconds.total_cmp(&b.cost_seconds));
+        match worst {
+            Some(w) => format!(
+                "{} call site{} blocked the executor for {:.3} s in all; the worst is `{}` at {}.",
+                findings.len(),
+                if findings.len() == 1 { "" } else { "s" },
+                total,
+                w.span,
+                w.location
+            ),
+            None => "No poll blocked the executor.".to_string(),
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Detectors: one file per anti-pattern, one shared trait.
+//!
+//! A detector reads the state the layer and monitors keep and turns it into
+//! [`Finding`]s. It runs off the hot path (on a scrape, a report or the
+//! sampler), so it may allocate and take locks.
+
+pub(crate) mod blocking_poll;
+
+use crate::finding::{Finding, FindingKind};
+use crate::state::Shared;
+
+/// What every detector implements.
+pub(crate) trait Detector: Send + Sync {
+    /// The finding kind this detector reports.
+    #[allow(dead_code)]
+    fn kind(&self) -> FindingKind;
+    /// Looks at the current state and returns one finding per call site.
+    fn check(&self, shared: &Shared) -> Vec<Finding>;
+    /// One full sentence describing a single finding.
+    fn sentence(&self, finding: &Finding) -> String;
+    /// One sentence summarising several findings of this kind.
+    fn summary(&self, findings: &[Finding]) -> String;
+}
+
+/// Every detector of this build, in the spec's order.
+pub(crate) fn all() -> Vec<Box<dyn Detector>> {
+    vec![Box::new(blocking_poll::BlockingPoll)]
+}
+
+/// Runs every detector; findings sorted by cost, highest first.
+pub(crate) fn findings(shared: &Shared) -> Vec<Finding> {
+    let mut out: Vec<Finding> = all().iter().flat_map(|d| d.check(shared)).collect();
+    out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.cost_seconds.total_cmp(&a.cost_seconds))
+    });
+    out
+}
+
+/// One summary line per kind that has findings.
+pub(crate) fn summaries(findings: &[Finding]) -> Vec<String> {
+    all()
+        .iter()
+        .filter_map(|d| {
+            let mine: Vec<Finding> = findings
+                .iter()
+                .filter(|f| f.kind == d.kind())
+                .cloned()
+                .collect();
+            (!mine.is_empty()).then(|| d.summary(&mine))
+        })
+        .collect()
+}

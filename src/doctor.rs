@@ -1,0 +1,284 @@
+//! The doctor: builder, configuration, start and stop.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering::*};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{apply_env, Config};
+use crate::export::Report;
+use crate::finding::Finding;
+use crate::layer::DoctorLayer;
+use crate::state::Shared;
+use crate::Error;
+
+/// Configures a [`Doctor`]. Setters take `self`; [`build`](Self::build)
+/// validates everything at once and says what to change.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// let doctor = tokio_doctor::Doctor::builder()
+///     .listen("127.0.0.1:0".parse().unwrap())
+///     .blocking_poll_threshold(Duration::from_millis(20))
+///     .build()?;
+/// # Ok::<(), tokio_doctor::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct DoctorBuilder {
+    config: Config,
+}
+
+impl DoctorBuilder {
+    /// Address of the `/metrics` and `/doctor` endpoint. Default
+    /// `127.0.0.1:9464` (loopback only); listening on other interfaces must
+    /// be asked for explicitly, here.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.config.listen = Some(addr);
+        self
+    }
+
+    /// Serve no endpoint: read the doctor in-process with
+    /// [`Doctor::render_prometheus`] and [`Doctor::findings`], or push into
+    /// the service's recorder with [`use_global_recorder`](Self::use_global_recorder).
+    pub fn no_endpoint(mut self) -> Self {
+        self.config.listen = None;
+        self
+    }
+
+    /// When `false`, a busy port makes [`Doctor::start`] print a warning
+    /// and run without the endpoint instead of returning an error. Default
+    /// `true`.
+    pub fn require_endpoint(mut self, required: bool) -> Self {
+        self.config.require_endpoint = required;
+        self
+    }
+
+    /// A poll longer than this is a blocking poll. Default
+    /// [`DEFAULT_BLOCKING_POLL_THRESHOLD`](crate::DEFAULT_BLOCKING_POLL_THRESHOLD) (10 ms).
+    pub fn blocking_poll_threshold(mut self, threshold: Duration) -> Self {
+        self.config.blocking_poll_threshold = threshold;
+        self
+    }
+
+    /// Most label sets (call sites) any metric carries; the rest are folded
+    /// into `other`. Default [`DEFAULT_LABEL_CAP`](crate::DEFAULT_LABEL_CAP).
+    pub fn label_cap(mut self, cap: usize) -> Self {
+        self.config.label_cap = cap;
+        self
+    }
+
+    /// Interval of the event-loop lag probe. Default 10 ms.
+    pub fn lag_probe_interval(mut self, interval: Duration) -> Self {
+        self.config.lag_probe_interval = interval;
+        self
+    }
+
+    /// Interval of the sampler (runtime metrics, recorder push). Default 1 s.
+    pub fn sample_interval(mut self, interval: Duration) -> Self {
+        self.config.sample_interval = interval;
+        self
+    }
+
+    /// Interval at which the watchdog looks for stalled polls. Default 5 ms.
+    pub fn watchdog_interval(mut self, interval: Duration) -> Self {
+        self.config.watchdog_interval = interval;
+        self
+    }
+
+    /// Also record every doctor metric into the global `metrics` recorder
+    /// the service installed (for example `metrics-exporter-prometheus`), once
+    /// per sample interval, so one scrape carries both. Combine with
+    /// [`no_endpoint`](Self::no_endpoint). Histograms arrive as their
+    /// `_bucket{le}`/`_count` counters and a `_sum` gauge.
+    pub fn use_global_recorder(mut self, yes: bool) -> Self {
+        self.config.use_global_recorder = yes;
+        self
+    }
+
+    /// Ignore tokio's resource and waker instrumentation (present with
+    /// `--cfg tokio_unstable` and tokio's `tracing` feature) by answering
+    /// `Interest::never` for it. Default `true`: those callsites fire on
+    /// every timer and waker operation. Turn off if another layer (such as
+    /// console-subscriber) needs them.
+    pub fn ignore_tokio_resource_spans(mut self, ignore: bool) -> Self {
+        self.config.ignore_tokio_resource_spans = ignore;
+        self
+    }
+
+    /// Validates the settings and builds the doctor.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the setting, when a duration is zero
+    /// or the label cap is out of range.
+    pub fn build(self) -> Result<Doctor, Error> {
+        self.config.validate()?;
+        Ok(Doctor {
+            shared: Arc::new(Shared::new(self.config)),
+        })
+    }
+}
+
+/// Watches a tokio service. Cheap to clone; all clones share one state.
+///
+/// # Examples
+/// ```no_run
+/// use tracing_subscriber::prelude::*;
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let doctor = tokio_doctor::Doctor::builder().build()?;
+///     tracing_subscriber::registry().with(doctor.layer()).init();
+///     let _running = doctor.start()?; // serves /metrics and /doctor until dropped
+///     // ... run the service ...
+///     Ok(())
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Doctor {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Doctor {
+    /// Starts configuring a doctor.
+    pub fn builder() -> DoctorBuilder {
+        DoctorBuilder::default()
+    }
+
+    /// Builds a doctor from the `TOKIO_DOCTOR_*` environment variables
+    /// (see [`ENV_VARS`](crate::ENV_VARS)); unset variables keep their
+    /// defaults.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the variable and the accepted form.
+    ///
+    /// # Examples
+    /// ```
+    /// let doctor = tokio_doctor::Doctor::from_env()?;
+    /// # Ok::<(), tokio_doctor::Error>(())
+    /// ```
+    pub fn from_env() -> Result<Doctor, Error> {
+        let mut config = Config::default();
+        apply_env(&mut config, |var| std::env::var(var).ok())?;
+        Ok(Doctor {
+            shared: Arc::new(Shared::new(config)),
+        })
+    }
+
+    /// The tracing layer to add to the subscriber. Every clone feeds this
+    /// doctor.
+    pub fn layer(&self) -> DoctorLayer {
+        DoctorLayer::new(self.shared.clone())
+    }
+
+    /// Starts the monitors (lag probe, runtime sampler, watchdog) and the
+    /// endpoint. Call it inside the runtime to watch. Dropping the returned
+    /// [`Running`] stops them.
+    ///
+    /// # Errors
+    /// [`Error::NoRuntime`] outside a tokio runtime; [`Error::Bind`] when
+    /// the endpoint's address is taken (unless
+    /// [`require_endpoint(false)`](DoctorBuilder::require_endpoint)).
+    pub fn start(&self) -> Result<Running, Error> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        let shared = &self.shared;
+        let mut local_addr = None;
+        let mut tasks = Vec::new();
+        if let Some(addr) = shared.config.listen {
+            match bind(addr) {
+                Ok(listener) => {
+                    local_addr = listener.local_addr().ok();
+                    tasks.push(handle.spawn(crate::export::http::serve(listener, shared.clone())));
+                }
+                Err(e) if shared.config.require_endpoint => return Err(e),
+                Err(e) => eprintln!("tokio-doctor: running without its endpoint: {e}"),
+            }
+        }
+        tasks.push(handle.spawn(crate::monitor::lag::run(shared.clone())));
+        tasks.push(handle.spawn(crate::monitor::sampler::run(shared.clone(), handle.clone())));
+        let stop = Arc::new(AtomicBool::new(false));
+        if let Err(e) = crate::monitor::watchdog::spawn(shared, stop.clone()) {
+            // Without the watchdog, stalls are still seen at each scrape.
+            eprintln!("tokio-doctor: could not start the watchdog thread: {e}");
+        }
+        shared.started.store(true, Release);
+        Ok(Running {
+            doctor: self.clone(),
+            tasks,
+            stop,
+            local_addr,
+        })
+    }
+
+    /// Renders every metric in the Prometheus text format, as `/metrics`
+    /// serves it.
+    ///
+    /// # Examples
+    /// ```
+    /// let doctor = tokio_doctor::Doctor::builder().no_endpoint().build()?;
+    /// assert!(doctor.render_prometheus().contains("tokio_doctor_build_info"));
+    /// # Ok::<(), tokio_doctor::Error>(())
+    /// ```
+    pub fn render_prometheus(&self) -> String {
+        crate::export::render_prometheus(&self.shared)
+    }
+
+    /// The current findings, most severe and costly first.
+    pub fn findings(&self) -> Vec<Finding> {
+        crate::detect::findings(&self.shared)
+    }
+
+    /// The report `/doctor` serves.
+    pub fn report(&self) -> Report {
+        crate::export::report::build(&self.shared)
+    }
+}
+
+fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, Error> {
+    let std = std::net::TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
+    std.set_nonblocking(true)
+        .map_err(|source| Error::Bind { addr, source })?;
+    tokio::net::TcpListener::from_std(std).map_err(|source| Error::Bind { addr, source })
+}
+
+/// A started doctor. Dropping it stops the endpoint and the monitors; the
+/// layer keeps recording.
+///
+/// # Examples
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), tokio_doctor::Error> {
+/// let doctor = tokio_doctor::Doctor::builder().listen("127.0.0.1:0".parse().unwrap()).build()?;
+/// let running = doctor.start()?;
+/// println!("metrics at http://{}/metrics", running.local_addr().unwrap());
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Running {
+    doctor: Doctor,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    local_addr: Option<SocketAddr>,
+}
+
+impl Running {
+    /// The address the endpoint listens on (useful with port 0), if any.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
+    /// The doctor being run.
+    pub fn doctor(&self) -> &Doctor {
+        &self.doctor
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.store(true, Relaxed);
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.doctor.shared.started.store(false, Release);
+    }
+}

@@ -1,0 +1,160 @@
+//! The HTTP endpoint: `/metrics` (Prometheus text) and `/doctor` (the
+//! report as JSON).
+//!
+//! A deliberately small HTTP/1.1 server: one request per connection, a
+//! bounded request head, a deadline per connection and a cap on concurrent
+//! connections, so a slow or hostile scraper costs the service a socket,
+//! never a worker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use crate::state::Shared;
+
+/// Longest request head we read; anything longer is refused.
+const MAX_HEAD: usize = 8 * 1024;
+/// Connections served at once; more are closed at once.
+const MAX_CONNECTIONS: usize = 64;
+/// Time a client has to send its request and read the answer.
+const CONNECTION_DEADLINE: Duration = Duration::from_secs(10);
+
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let (socket, _) = match listener.accept().await {
+            Ok(conn) => conn,
+            Err(_) => {
+                // Out of file descriptors and the like: back off, retry.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            drop(socket);
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _ = tokio::time::timeout(CONNECTION_DEADLINE, handle(socket, &shared)).await;
+        });
+    }
+}
+
+/// A parsed request line.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Request<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) accept_json: bool,
+}
+
+/// Parses a request head. Returns `None` for anything malformed.
+pub(crate) fn parse_head(head: &str) -> Option<Request<'_>> {
+    let mut lines = head.split("\r\n");
+    let mut parts = lines.next()?.split(' ');
+    let method = parts.next().filter(|m| !m.is_empty())?;
+    let target = parts.next()?;
+    let version = parts.next()?;
+    if parts.next().is_some() || !version.starts_with("HTTP/1.") || !target.starts_with('/') {
+        return None;
+    }
+    let path = target.split(['?', '#']).next().unwrap_or(target);
+    let accept_json = lines.any(|l| {
+        l.split_once(':').is_some_and(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("accept") && v.contains("application/json")
+        })
+    });
+    Some(Request {
+        method,
+        path,
+        accept_json,
+    })
+}
+
+/// Chooses the response for a request: status, content type, body.
+pub(crate) fn route(req: Option<Request<'_>>, shared: &Shared) -> (u16, &'static str, String) {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    const JSON: &str = "application/json";
+    let Some(req) = req else {
+        return (400, TEXT, "bad request\n".into());
+    };
+    if req.method != "GET" && req.method != "HEAD" {
+        return (405, TEXT, "only GET and HEAD are served\n".into());
+    }
+    match req.path {
+        "/metrics" => (200, super::text::CONTENT_TYPE, super::render_prometheus(shared)),
+        "/doctor" | "/doctor.json" => {
+            let report = super::report::build(shared);
+            let body = serde_json::to_string_pretty(&report).unwrap_or_else(|_| "{}".into());
+            (200, JSON, body + "\n")
+        }
+        "/" => (
+            200,
+            TEXT,
+            "tokio-doctor\n  /metrics      Prometheus metrics\n  /doctor       findings report (JSON)\n"
+                .into(),
+        ),
+        _ => (404, TEXT, "not found; try /metrics or /doctor\n".into()),
+    }
+}
+
+async fn handle(mut socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
+    let mut buf = vec![0u8; MAX_HEAD];
+    let mut len = 0;
+    let head_end = loop {
+        if len == buf.len() {
+            break None;
+        }
+        let n = socket.read(&mut buf[len..]).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        len += n;
+        if let Some(pos) = buf[..len].windows(4).position(|w| w == b"\r\n\r\n") {
+            break Some(pos);
+        }
+    };
+    let head = head_end.and_then(|end| std::str::from_utf8(&buf[..end]).ok());
+    let req = head.and_then(parse_head);
+    let is_head = req.as_ref().is_some_and(|r| r.method == "HEAD");
+    let (status, content_type, body) = route(req, shared);
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        _ => "Error",
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+         Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await?;
+    if !is_head {
+        socket.write_all(body.as_bytes()).await?;
+    }
+    socket.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_heads_are_parsed_strictly() {
+        let r =
+            parse_head("GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\nAccept: application/json").unwrap();
+        assert_eq!((r.method, r.path, r.accept_json), ("GET", "/metrics", true));
+        assert!(parse_head("GET /metrics").is_none());
+        assert!(parse_head("GET metrics HTTP/1.1").is_none());
+        assert!(parse_head("GET / HTTP/2 extra").is_none());
+        assert!(parse_head(" / HTTP/1.1").is_none());
+        assert!(parse_head("").is_none());
+    }
+}

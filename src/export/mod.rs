@@ -1,0 +1,26 @@
+//! Export: the metrics table, Prometheus text, the global-recorder bridge,
+//! the `/doctor` report and the HTTP endpoint that serves them.
+
+pub(crate) mod histogram;
+pub(crate) mod http;
+pub(crate) mod push;
+pub(crate) mod report;
+pub(crate) mod runtime_recorder;
+pub(crate) mod samples;
+mod table;
+pub(crate) mod text;
+
+pub use report::{LagSummary, Report};
+pub use table::{metric, MetricDef, MetricType, Source, METRICS};
+
+use crate::state::Shared;
+
+pub(crate) fn render_prometheus(shared: &Shared) -> String {
+    let findings = crate::detect::findings(shared);
+    text::render(&samples::collect(shared, &findings, &shared.runtime))
+}
+
+pub(crate) fn push_to_global_recorder(shared: &Shared) {
+    let findings = crate::detect::findings(shared);
+    push::push(&samples::collect(shared, &findings, &shared.runtime));
+}

@@ -1,0 +1,72 @@
+//! The report behind `/doctor`: findings ranked by cost, with the lag.
+
+use serde::Serialize;
+
+use crate::export::histogram::LAG_BUCKETS;
+use crate::finding::Finding;
+use crate::state::Shared;
+
+/// Event-loop lag figures from the lag probe's histogram (bucket upper
+/// bounds, so p50/p99 are "at most").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LagSummary {
+    /// Median lag, in seconds (upper bound of its bucket).
+    pub p50_seconds: Option<f64>,
+    /// 99th percentile lag, in seconds (upper bound of its bucket).
+    pub p99_seconds: Option<f64>,
+    /// Largest lag in the last sampler interval, in seconds.
+    pub max_seconds: f64,
+    /// Probe samples taken since start.
+    pub samples: u64,
+}
+
+/// Everything `/doctor` shows: what [`crate::Doctor::report`] returns.
+///
+/// # Examples
+/// ```
+/// let doctor = tokio_doctor::Doctor::builder().no_endpoint().build()?;
+/// let report = doctor.report();
+/// assert!(report.findings.is_empty());
+/// println!("{}", serde_json::to_string_pretty(&report).unwrap());
+/// # Ok::<(), tokio_doctor::Error>(())
+/// ```
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// tokio-doctor's version.
+    pub version: &'static str,
+    /// Seconds since the doctor was built.
+    pub uptime_seconds: f64,
+    /// Findings, most severe and most costly first.
+    pub findings: Vec<Finding>,
+    /// One sentence per finding kind present.
+    pub summary: Vec<String>,
+    /// The event-loop lag.
+    pub event_loop_lag: LagSummary,
+    /// Polls running past the blocking threshold right now.
+    pub stalled_polls: usize,
+    /// Polls timed since start.
+    pub polls: u64,
+}
+
+pub(crate) fn build(shared: &Shared) -> Report {
+    let findings = crate::detect::findings(shared);
+    let lag = shared.lag.snapshot();
+    let max_ns = shared
+        .lag_max_last_ns
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .max(shared.lag_max_ns.load(std::sync::atomic::Ordering::Relaxed));
+    Report {
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: shared.created.elapsed().as_secs_f64(),
+        summary: crate::detect::summaries(&findings),
+        findings,
+        event_loop_lag: LagSummary {
+            p50_seconds: lag.quantile_upper_bound(&LAG_BUCKETS, 0.5),
+            p99_seconds: lag.quantile_upper_bound(&LAG_BUCKETS, 0.99),
+            max_seconds: max_ns as f64 / 1e9,
+            samples: lag.count(),
+        },
+        stalled_polls: shared.running_stalls().len(),
+        polls: shared.poll_histogram().count(),
+    }
+}

@@ -1,0 +1,186 @@
+//! Reads the doctor's state into metric families, ready to render as text
+//! or to push into a metrics-rs recorder. Runs at scrape time, off the hot
+//! path.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::export::histogram::{Snapshot, LAG_BUCKETS, POLL_BUCKETS};
+use crate::export::runtime_recorder::RuntimeRecorder;
+use crate::export::table::{metric, MetricDef, MetricType};
+use crate::finding::Finding;
+use crate::state::Shared;
+
+/// A sample value.
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    Scalar(f64),
+    /// Non-cumulative counts per bucket (last is +Inf) and the sum.
+    Histogram {
+        bounds: &'static [f64],
+        counts: Vec<u64>,
+        sum: f64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Series {
+    /// Label values, in the order of the family's label names.
+    pub(crate) labels: Vec<String>,
+    pub(crate) value: Value,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Family {
+    pub(crate) def: &'static MetricDef,
+    pub(crate) series: Vec<Series>,
+}
+
+struct Families(Vec<Family>);
+
+impl Families {
+    fn family(&mut self, name: &str) -> &mut Family {
+        let def =
+            metric(name).unwrap_or_else(|| panic!("{name} is missing from the metrics table"));
+        self.0.push(Family {
+            def,
+            series: Vec::new(),
+        });
+        self.0.last_mut().expect("just pushed")
+    }
+}
+
+impl Family {
+    fn scalar(&mut self, labels: Vec<String>, v: f64) -> &mut Self {
+        debug_assert_eq!(labels.len(), self.def.labels.len(), "{}", self.def.name);
+        self.series.push(Series {
+            labels,
+            value: Value::Scalar(v),
+        });
+        self
+    }
+    fn histogram(&mut self, bounds: &'static [f64], snap: &Snapshot) {
+        let mut counts = snap.counts.clone();
+        counts.resize(bounds.len() + 1, 0);
+        self.series.push(Series {
+            labels: Vec::new(),
+            value: Value::Histogram {
+                bounds,
+                counts,
+                sum: snap.sum_ns as f64 / 1e9,
+            },
+        });
+    }
+}
+
+/// Collects every family the doctor exports, in table order.
+pub(crate) fn collect(
+    shared: &Shared,
+    findings: &[Finding],
+    runtime: &RuntimeRecorder,
+) -> Vec<Family> {
+    let secs = |ns: u64| ns as f64 / 1e9;
+    let mut fams = Families(Vec::new());
+    fams.family("tokio_doctor_build_info")
+        .scalar(vec![env!("CARGO_PKG_VERSION").into()], 1.0);
+
+    let f = fams.family("tokio_doctor_findings_total");
+    for finding in findings {
+        let labels = vec![
+            finding.kind.as_str().into(),
+            finding.span.clone(),
+            finding.location.clone(),
+        ];
+        f.scalar(labels, finding.count as f64);
+    }
+
+    let mut blocked = Vec::new();
+    for (_, site, meta) in shared.sites.iter() {
+        let polls = site.blocking.polls.load(Relaxed);
+        if polls > 0 {
+            let labels = vec![meta.span.clone(), meta.location.clone()];
+            blocked.push((
+                labels,
+                site.blocking.total_ns.load(Relaxed),
+                site.blocking.worst_ns.load(Relaxed),
+            ));
+        }
+    }
+    let f = fams.family("tokio_doctor_blocking_poll_seconds_total");
+    for (labels, total, _) in &blocked {
+        f.scalar(labels.clone(), secs(*total));
+    }
+    let f = fams.family("tokio_doctor_blocking_poll_worst_seconds");
+    for (labels, _, worst) in &blocked {
+        f.scalar(labels.clone(), secs(*worst));
+    }
+
+    fams.family("tokio_doctor_poll_duration_seconds")
+        .histogram(&POLL_BUCKETS, &shared.poll_histogram());
+
+    let stalls = shared.running_stalls();
+    fams.family("tokio_doctor_stalled_polls")
+        .scalar(vec![], stalls.len() as f64);
+    let mut by_site: BTreeMap<u32, u64> = BTreeMap::new();
+    for s in &stalls {
+        let e = by_site.entry(s.site).or_default();
+        *e = (*e).max(s.running_ns);
+    }
+    let f = fams.family("tokio_doctor_stalled_poll_seconds");
+    for (site, ns) in by_site {
+        if let Some(meta) = shared.sites.get(site).meta.get() {
+            f.scalar(vec![meta.span.clone(), meta.location.clone()], secs(ns));
+        }
+    }
+
+    let f = fams.family("tokio_doctor_stalls_total");
+    for (site, n) in crate::state::lock(&shared.stall_counts).iter() {
+        if let Some(meta) = shared.sites.get(*site).meta.get() {
+            f.scalar(vec![meta.span.clone(), meta.location.clone()], *n as f64);
+        }
+    }
+
+    fams.family("tokio_doctor_event_loop_lag_seconds")
+        .histogram(&LAG_BUCKETS, &shared.lag.snapshot());
+    let lag_max = shared
+        .lag_max_last_ns
+        .load(Relaxed)
+        .max(shared.lag_max_ns.load(Relaxed));
+    fams.family("tokio_doctor_event_loop_lag_max_seconds")
+        .scalar(vec![], secs(lag_max));
+    fams.family("tokio_doctor_live_spans")
+        .scalar(vec![], shared.live_spans.load(Relaxed).max(0) as f64);
+    fams.family("tokio_doctor_call_sites")
+        .scalar(vec![], shared.sites.iter().count().saturating_sub(1) as f64);
+    fams.family("tokio_doctor_labels_folded_total")
+        .scalar(vec![], shared.sites.folded.load(Relaxed) as f64);
+
+    let mut cells = runtime.cells();
+    cells.sort_by_key(|c| {
+        crate::export::METRICS
+            .iter()
+            .position(|m| std::ptr::eq(m, c.def))
+    });
+    for cell in cells {
+        let f = fams.family(cell.def.name);
+        match cell.def.kind {
+            MetricType::Counter => {
+                f.scalar(vec![], cell.counter.load(Relaxed) as f64 * cell.scale);
+            }
+            MetricType::Gauge => {
+                f.scalar(
+                    vec![],
+                    f64::from_bits(cell.gauge_bits.load(Relaxed)) * cell.scale,
+                );
+            }
+            MetricType::Histogram => {
+                let snap = Snapshot {
+                    counts: cell.buckets.iter().map(|b| b.load(Relaxed)).collect(),
+                    sum_ns: cell.sum.load(Relaxed),
+                };
+                f.histogram(&POLL_BUCKETS, &snap);
+            }
+        }
+    }
+    fams.0
+}

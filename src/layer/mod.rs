@@ -1,0 +1,243 @@
+//! The tracing layer: span timing on the hot path.
+//!
+//! Per poll it reads the clock twice and updates thread-owned state (see
+//! [`thread_state`]); per span it resolves the site once when the span is
+//! created. Everything that reasons about the numbers runs elsewhere.
+
+pub(crate) mod sites;
+pub(crate) mod thread_state;
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use tracing_core::span::{Attributes, Id};
+use tracing_core::{Interest, Metadata, Subscriber};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+use crate::state::Shared;
+use sites::{SiteMeta, Sites, OTHER};
+use thread_state::{with_state, SlowPoll};
+
+/// The [`Layer`] that feeds the doctor. Get it from
+/// [`Doctor::layer`](crate::Doctor::layer) and add it to a
+/// `tracing_subscriber::registry()`.
+///
+/// # Examples
+/// ```
+/// use tracing_subscriber::prelude::*;
+/// let doctor = tokio_doctor::Doctor::builder().no_endpoint().build()?;
+/// let subscriber = tracing_subscriber::registry().with(doctor.layer());
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info_span!("work").in_scope(|| {});
+/// });
+/// # Ok::<(), tokio_doctor::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct DoctorLayer {
+    shared: Arc<Shared>,
+    // A copy of the shared clock, so the hot path reads it without
+    // following the Arc.
+    clock: quanta::Clock,
+    threshold_ns: u64,
+}
+
+/// Per-span state, stored in the registry's span extensions and freed with
+/// the span. Read on span creation and on a cache miss, never per poll.
+struct SpanState {
+    site: u32,
+    shared: Arc<Shared>,
+}
+
+impl Drop for SpanState {
+    fn drop(&mut self) {
+        self.shared.live_spans.fetch_sub(1, Relaxed);
+    }
+}
+
+impl DoctorLayer {
+    pub(crate) fn new(shared: Arc<Shared>) -> DoctorLayer {
+        DoctorLayer {
+            clock: shared.clock.clone(),
+            threshold_ns: shared.threshold_ns,
+            shared,
+        }
+    }
+
+    fn site_of_callsite(&self, meta: &'static Metadata<'static>) -> u32 {
+        self.shared
+            .sites
+            .intern(Sites::callsite_key(meta), || SiteMeta {
+                span: meta.name().to_string(),
+                target: meta.target().to_string(),
+                location: match (meta.file(), meta.line()) {
+                    (Some(f), Some(l)) => format!("{f}:{l}"),
+                    (Some(f), None) => f.to_string(),
+                    _ => "unknown".to_string(),
+                },
+            })
+    }
+
+    /// Site of a span: its callsite, or for tokio's task spans (built with
+    /// `--cfg tokio_unstable`) the spawn location they carry in fields.
+    fn site_of_new_span(&self, attrs: &Attributes<'_>) -> u32 {
+        let meta = attrs.metadata();
+        if meta.name() == "runtime.spawn" && meta.target() == "tokio::task" {
+            let mut loc = task_span::Location::default();
+            attrs.record(&mut loc);
+            if let Some(file) = loc.file() {
+                let key = Sites::location_key(file, loc.line, loc.col);
+                return self.shared.sites.intern(key, || SiteMeta {
+                    span: "runtime.spawn".to_string(),
+                    target: "tokio::task".to_string(),
+                    location: format!("{file}:{}", loc.line),
+                });
+            }
+        }
+        self.site_of_callsite(meta)
+    }
+
+    #[cold]
+    fn site_of_existing<S>(&self, id: &Id, ctx: &Context<'_, S>) -> u32
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let Some(span) = ctx.span(id) else {
+            return OTHER;
+        };
+        if let Some(state) = span.extensions().get::<SpanState>() {
+            return state.site;
+        }
+        self.site_of_callsite(span.metadata())
+    }
+
+    #[cold]
+    fn record_slow_poll(&self, slow: SlowPoll) {
+        let b = &self.shared.sites.get(slow.site).blocking;
+        b.polls.fetch_add(1, Relaxed);
+        b.total_ns.fetch_add(slow.elapsed_ns, Relaxed);
+        b.self_ns.fetch_add(slow.self_ns, Relaxed);
+        b.worst_ns.fetch_max(slow.elapsed_ns, Relaxed);
+    }
+}
+
+impl<S> Layer<S> for DoctorLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.shared.config.ignore_tokio_resource_spans && is_tokio_resource(meta) {
+            // tokio's resource and waker instrumentation (tokio_unstable +
+            // tracing feature) fires on every timer and waker operation; it
+            // would cost more than everything else we do.
+            return Interest::never();
+        }
+        if meta.is_span() {
+            self.site_of_callsite(meta);
+        }
+        Interest::always()
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let site = self.site_of_new_span(attrs);
+        if let Some(span) = ctx.span(id) {
+            self.shared.live_spans.fetch_add(1, Relaxed);
+            span.extensions_mut().insert(SpanState {
+                site,
+                shared: self.shared.clone(),
+            });
+        }
+    }
+
+    #[inline]
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        let now = self.clock.raw();
+        with_state(&self.shared, |st| {
+            st.enter(id.into_u64(), now, || self.site_of_existing(id, &ctx))
+        });
+    }
+
+    #[inline]
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        let now = self.clock.raw();
+        let slow = with_state(&self.shared, |st| {
+            st.exit(id.into_u64(), now, &self.clock, self.threshold_ns)
+        });
+        if let Some(Some(slow)) = slow {
+            self.record_slow_poll(slow);
+        }
+    }
+}
+
+fn is_tokio_resource(meta: &Metadata<'_>) -> bool {
+    let t = meta.target();
+    t.starts_with("runtime::resource")
+        || t == "tokio::task::waker"
+        || meta.name() == "runtime.resource"
+}
+
+mod task_span {
+    use std::fmt;
+    use tracing_core::field::{Field, Visit};
+
+    const MAX_FILE: usize = 192;
+
+    /// The spawn location tokio records on `runtime.spawn` spans, copied
+    /// into a fixed buffer: creating a task span allocates nothing here.
+    pub(super) struct Location {
+        buf: [u8; MAX_FILE],
+        len: usize,
+        has_file: bool,
+        pub(super) line: u64,
+        pub(super) col: u64,
+    }
+
+    impl Default for Location {
+        fn default() -> Self {
+            Location {
+                buf: [0; MAX_FILE],
+                len: 0,
+                has_file: false,
+                line: 0,
+                col: 0,
+            }
+        }
+    }
+
+    impl Location {
+        pub(super) fn file(&self) -> Option<&str> {
+            if !self.has_file {
+                return None;
+            }
+            // Truncation may split a UTF-8 sequence; keep the valid prefix.
+            let bytes = &self.buf[..self.len];
+            Some(match std::str::from_utf8(bytes) {
+                Ok(s) => s,
+                Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+            })
+        }
+    }
+
+    impl Visit for Location {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            if field.name() == "loc.file" {
+                let n = value.len().min(MAX_FILE);
+                self.buf[..n].copy_from_slice(&value.as_bytes()[..n]);
+                self.len = n;
+                self.has_file = true;
+            }
+        }
+        fn record_u64(&mut self, field: &Field, value: u64) {
+            match field.name() {
+                "loc.line" => self.line = value,
+                "loc.col" => self.col = value,
+                _ => {}
+            }
+        }
+        fn record_i64(&mut self, field: &Field, value: i64) {
+            self.record_u64(field, value.max(0) as u64)
+        }
+        fn record_debug(&mut self, _field: &Field, _value: &dyn fmt::Debug) {}
+    }
+}

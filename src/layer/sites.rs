@@ -1,0 +1,190 @@
+//! Call sites: the unit every metric label and finding is keyed by.
+//!
+//! A site is a span callsite (span name, target, `file:line` from its static
+//! metadata) or, for tokio's own task spans, a spawn location. Sites live in
+//! fixed slots allocated once, so per-site statistics are plain atomics with
+//! stable addresses, and the number of label sets any metric can carry is
+//! bounded by the cap: sites past the cap share slot 0, `other`.
+//!
+//! Lookups happen when a span is created, never on enter/exit: a lock-free
+//! open-addressing table maps a 64-bit key (the metadata's address, or a hash
+//! of a spawn location) to a slot. Inserting takes a mutex, once per site.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use std::sync::{Mutex, OnceLock};
+
+/// Index of the `other` slot that sites past the label cap share.
+pub(crate) const OTHER: u32 = 0;
+
+/// Static description of a site, as it appears in labels.
+#[derive(Debug, Clone)]
+pub(crate) struct SiteMeta {
+    pub(crate) span: String,
+    pub(crate) target: String,
+    pub(crate) location: String,
+}
+
+/// Per-site evidence for the blocking-poll detector. Written only on the
+/// slow path (a poll over the threshold), read by the sampler.
+#[derive(Debug, Default)]
+pub(crate) struct BlockingStats {
+    pub(crate) polls: AtomicU64,
+    pub(crate) total_ns: AtomicU64,
+    pub(crate) worst_ns: AtomicU64,
+    pub(crate) self_ns: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Site {
+    pub(crate) meta: OnceLock<SiteMeta>,
+    pub(crate) blocking: BlockingStats,
+}
+
+/// The table of sites of one doctor.
+#[derive(Debug)]
+pub(crate) struct Sites {
+    slots: Box<[Site]>,
+    used: AtomicU32,
+    keys: Box<[AtomicU64]>,
+    values: Box<[AtomicU32]>,
+    insert: Mutex<()>,
+    /// Distinct sites folded into `other` because the cap was reached.
+    pub(crate) folded: AtomicU64,
+}
+
+impl Sites {
+    pub(crate) fn new(cap: usize) -> Sites {
+        let slots: Box<[Site]> = (0..=cap).map(|_| Site::default()).collect();
+        let _ = slots[0].meta.set(SiteMeta {
+            span: "other".into(),
+            target: "other".into(),
+            location: "other".into(),
+        });
+        // Four key slots per site: probes stay short, and keys for folded
+        // sites still fit so their lookups stay lock-free.
+        let table = (cap * 4).next_power_of_two().max(64);
+        Sites {
+            slots,
+            used: AtomicU32::new(1),
+            keys: (0..table).map(|_| AtomicU64::new(0)).collect(),
+            values: (0..table).map(|_| AtomicU32::new(OTHER)).collect(),
+            insert: Mutex::new(()),
+            folded: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn get(&self, idx: u32) -> &Site {
+        &self.slots[idx as usize]
+    }
+
+    /// Sites in use, `other` first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &Site, &SiteMeta)> {
+        let used = self.used.load(Acquire) as usize;
+        self.slots[..used.min(self.slots.len())]
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.meta.get().map(|m| (i as u32, s, m)))
+    }
+
+    fn home(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20) as usize & (self.keys.len() - 1)
+    }
+
+    /// Lock-free lookup of a key registered before.
+    pub(crate) fn lookup(&self, key: u64) -> Option<u32> {
+        let key = key.max(1);
+        let mask = self.keys.len() - 1;
+        let mut i = self.home(key);
+        for _ in 0..self.keys.len() {
+            match self.keys[i].load(Acquire) {
+                0 => return None,
+                k if k == key => return Some(self.values[i].load(Relaxed)),
+                _ => i = (i + 1) & mask,
+            }
+        }
+        None
+    }
+
+    /// Returns the slot of `key`, registering it with `meta()` if new.
+    pub(crate) fn intern(&self, key: u64, meta: impl FnOnce() -> SiteMeta) -> u32 {
+        if let Some(idx) = self.lookup(key) {
+            return idx;
+        }
+        let key = key.max(1);
+        // A poisoned lock only means another thread panicked while holding
+        // it; the table itself is always consistent, so carry on.
+        let _guard = self.insert.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(idx) = self.lookup(key) {
+            return idx;
+        }
+        let used = self.used.load(Relaxed);
+        let idx = if (used as usize) < self.slots.len() {
+            let _ = self.slots[used as usize].meta.set(meta());
+            self.used.store(used + 1, Release);
+            used
+        } else {
+            self.folded.fetch_add(1, Relaxed);
+            OTHER
+        };
+        let mask = self.keys.len() - 1;
+        let mut i = self.home(key);
+        for _ in 0..self.keys.len() {
+            if self.keys[i].load(Relaxed) == 0 {
+                self.values[i].store(idx, Relaxed);
+                self.keys[i].store(key, Release);
+                break;
+            }
+            i = (i + 1) & mask;
+        }
+        idx
+    }
+
+    /// Key for a span callsite: the address of its `'static` metadata.
+    pub(crate) fn callsite_key(meta: &'static tracing_core::Metadata<'static>) -> u64 {
+        meta as *const _ as usize as u64
+    }
+
+    /// Key for a spawn location reported in a task span's fields.
+    pub(crate) fn location_key(file: &str, line: u64, col: u64) -> u64 {
+        // FNV-1a: stable, no allocation, good enough to spread a few
+        // thousand code locations; the high bit keeps it apart from
+        // metadata addresses.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in file
+            .bytes()
+            .chain(line.to_le_bytes())
+            .chain(col.to_le_bytes())
+        {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h | (1 << 63)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(n: u64) -> SiteMeta {
+        SiteMeta {
+            span: format!("s{n}"),
+            target: "t".into(),
+            location: format!("f.rs:{n}"),
+        }
+    }
+
+    #[test]
+    fn sites_past_the_cap_fold_into_other() {
+        let sites = Sites::new(3);
+        let a = sites.intern(10, || meta(10));
+        let b = sites.intern(20, || meta(20));
+        let c = sites.intern(30, || meta(30));
+        let d = sites.intern(40, || meta(40));
+        assert_eq!((a, b, c, d), (1, 2, 3, OTHER));
+        assert_eq!(sites.intern(20, || meta(99)), 2);
+        assert_eq!(sites.lookup(40), Some(OTHER));
+        assert_eq!(sites.folded.load(Relaxed), 1);
+        assert_eq!(sites.iter().count(), 4);
+    }
+}

@@ -1,0 +1,207 @@
+//! The per-thread half of the layer: a fixed-size stack of entered spans and
+//! a small cache from span id to site.
+//!
+//! Everything here is owned by one thread, so enter and exit touch no shared
+//! cache line except the thread's own shard, allocate nothing and take no
+//! lock. State is kept per doctor (a process may run several, as tests do).
+
+use std::cell::RefCell;
+use std::sync::atomic::Ordering::*;
+use std::sync::{Arc, Weak};
+
+use crate::layer::sites::OTHER;
+use crate::state::{Shared, ThreadShard};
+
+/// Deepest span nesting tracked per thread. Deeper frames are not timed
+/// (their time still counts in the frames below them).
+const MAX_DEPTH: usize = 48;
+/// Entries in the id → site cache (direct-mapped).
+const CACHE: usize = 512;
+/// Doctors that can have state on one thread at once.
+const SLOTS: usize = 4;
+const NO_ROOT: usize = usize::MAX;
+
+#[derive(Clone, Copy, Default)]
+struct Frame {
+    id: u64,
+    site: u32,
+    reentrant: bool,
+    start: u64,
+    child_ns: u64,
+}
+
+pub(crate) struct ThreadState {
+    owner: u64,
+    owner_ref: Weak<Shared>,
+    shard: Arc<ThreadShard>,
+    stack: [Frame; MAX_DEPTH],
+    depth: usize,
+    /// Stack index of the frame that began the current poll, if any.
+    poll_root: usize,
+    blame_site: u32,
+    blame_self_ns: u64,
+    cache: [(u64, u32); CACHE],
+}
+
+impl Drop for ThreadState {
+    fn drop(&mut self) {
+        self.shard.poll_since.store(0, Release);
+        self.shard.retired.store(true, Release);
+    }
+}
+
+/// What the layer needs to know about a finished poll that crossed the
+/// blocking threshold (the rare, slow path).
+pub(crate) struct SlowPoll {
+    pub(crate) elapsed_ns: u64,
+    pub(crate) site: u32,
+    pub(crate) self_ns: u64,
+}
+
+impl ThreadState {
+    fn new(shared: &Arc<Shared>) -> ThreadState {
+        ThreadState {
+            owner: shared.id,
+            owner_ref: Arc::downgrade(shared),
+            shard: shared.register_thread(),
+            stack: [Frame::default(); MAX_DEPTH],
+            depth: 0,
+            poll_root: NO_ROOT,
+            blame_site: OTHER,
+            blame_self_ns: 0,
+            cache: [(0, 0); CACHE],
+        }
+    }
+
+    #[inline(always)]
+    fn cache_slot(id: u64) -> usize {
+        (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 55) as usize & (CACHE - 1)
+    }
+
+    #[inline(always)]
+    pub(crate) fn enter(&mut self, id: u64, now: u64, site_of: impl FnOnce() -> u32) {
+        if self.depth == MAX_DEPTH {
+            return;
+        }
+        // Re-entering a span already entered on this thread: only the
+        // outermost enter is timed.
+        let reentrant = self.stack[..self.depth].iter().any(|f| f.id == id);
+        let slot = Self::cache_slot(id);
+        let site = if self.cache[slot].0 == id {
+            self.cache[slot].1
+        } else {
+            let site = site_of();
+            self.cache[slot] = (id, site);
+            site
+        };
+        if self.poll_root == NO_ROOT && tokio::runtime::worker_index().is_some() {
+            // The outermost span entered on a runtime worker begins a poll.
+            // Blocking-pool and foreign threads never start one, so work
+            // moved to `spawn_blocking` is (rightly) never blamed.
+            self.poll_root = self.depth;
+            self.blame_site = site;
+            self.blame_self_ns = 0;
+            self.shard.poll_site.store(site, Relaxed);
+            self.shard.poll_since.store(now.max(1), Release);
+        }
+        self.stack[self.depth] = Frame {
+            id,
+            site,
+            reentrant,
+            start: now,
+            child_ns: 0,
+        };
+        self.depth += 1;
+    }
+
+    /// Pops `id` (and, if exits came out of order, the frames above it).
+    /// Returns the finished poll when it crossed `threshold_ns`.
+    #[inline(always)]
+    pub(crate) fn exit(
+        &mut self,
+        id: u64,
+        now: u64,
+        clock: &quanta::Clock,
+        threshold_ns: u64,
+    ) -> Option<SlowPoll> {
+        let pos = self.stack[..self.depth].iter().rposition(|f| f.id == id)?;
+        let mut slow = None;
+        while self.depth > pos {
+            self.depth -= 1;
+            let f = self.stack[self.depth];
+            let elapsed = clock.delta_as_nanos(f.start, now);
+            if !f.reentrant {
+                let self_ns = elapsed.saturating_sub(f.child_ns);
+                if self_ns > self.blame_self_ns {
+                    self.blame_self_ns = self_ns;
+                    self.blame_site = f.site;
+                }
+                if self.depth > 0 {
+                    let parent = &mut self.stack[self.depth - 1];
+                    parent.child_ns = parent.child_ns.saturating_add(elapsed);
+                }
+            }
+            if self.depth == self.poll_root {
+                self.poll_root = NO_ROOT;
+                self.shard.poll_since.store(0, Release);
+                self.shard.polls.record_owned(elapsed);
+                if elapsed >= threshold_ns {
+                    slow = Some(SlowPoll {
+                        elapsed_ns: elapsed,
+                        site: self.blame_site,
+                        self_ns: self.blame_self_ns,
+                    });
+                }
+            }
+        }
+        slow
+    }
+}
+
+struct Slots([Option<Box<ThreadState>>; SLOTS]);
+
+thread_local! {
+    static STATES: RefCell<Slots> = const { RefCell::new(Slots([None, None, None, None])) };
+}
+
+/// Runs `f` on this thread's state for `shared`, creating it on first use.
+/// Never panics: if the state is unavailable (thread teardown, re-entrancy
+/// from inside a callback) the event is skipped.
+#[inline(always)]
+pub(crate) fn with_state<R>(
+    shared: &Arc<Shared>,
+    f: impl FnOnce(&mut ThreadState) -> R,
+) -> Option<R> {
+    STATES
+        .try_with(|cell| {
+            let mut slots = cell.try_borrow_mut().ok()?;
+            let slots = &mut slots.0;
+            if let Some(Some(st)) = slots
+                .iter_mut()
+                .find(|s| matches!(s, Some(st) if st.owner == shared.id))
+            {
+                return Some(f(st));
+            }
+            claim_slot(slots, shared).map(f)
+        })
+        .ok()
+        .flatten()
+}
+
+#[cold]
+fn claim_slot<'a>(
+    slots: &'a mut [Option<Box<ThreadState>>; SLOTS],
+    shared: &Arc<Shared>,
+) -> Option<&'a mut ThreadState> {
+    // Free the state of doctors that have been dropped.
+    for s in slots.iter_mut() {
+        if s.as_ref()
+            .is_some_and(|st| st.owner_ref.strong_count() == 0)
+        {
+            *s = None;
+        }
+    }
+    let free = slots.iter_mut().find(|s| s.is_none())?;
+    *free = Some(Box::new(ThreadState::new(shared)));
+    free.as_deref_mut()
+}

@@ -1,0 +1,166 @@
+//! The state one doctor shares between its layer (writer, hot path), its
+//! monitors (lag probe, watchdog, sampler) and its exporter (readers).
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::config::Config;
+use crate::export::histogram::{OwnedHistogram, SharedHistogram, Snapshot};
+use crate::export::runtime_recorder::RuntimeRecorder;
+use crate::layer::sites::Sites;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Locks a mutex that may have been poisoned by a panic elsewhere: all our
+/// mutex-protected data stays consistent across a panic, so never propagate.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Per-thread counters of one doctor. Only the owning thread writes the
+/// poll fields; the watchdog and the exporter read them. Aligned so two
+/// threads' shards never share a cache line.
+#[derive(Debug)]
+#[repr(align(128))]
+pub(crate) struct ThreadShard {
+    pub(crate) polls: OwnedHistogram,
+    /// Clock ticks at which the current poll began; 0 when not in a poll.
+    pub(crate) poll_since: AtomicU64,
+    /// Site of the outermost span of the current poll.
+    pub(crate) poll_site: AtomicU32,
+    /// Set when the thread exits; the sampler then folds the shard away.
+    pub(crate) retired: AtomicBool,
+    pub(crate) thread: String,
+}
+
+impl ThreadShard {
+    fn new() -> ThreadShard {
+        let t = std::thread::current();
+        ThreadShard {
+            polls: OwnedHistogram::default(),
+            poll_since: AtomicU64::new(0),
+            poll_site: AtomicU32::new(0),
+            retired: AtomicBool::new(false),
+            thread: t
+                .name()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("{:?}", t.id())),
+        }
+    }
+}
+
+/// A poll the watchdog found running past the threshold.
+#[derive(Debug, Clone)]
+pub(crate) struct Stall {
+    pub(crate) site: u32,
+    pub(crate) thread: String,
+    pub(crate) running_ns: u64,
+    /// Identifies the stall: the shard's address and the poll's start.
+    pub(crate) identity: (usize, u64),
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) id: u64,
+    pub(crate) config: Config,
+    pub(crate) clock: quanta::Clock,
+    pub(crate) threshold_ns: u64,
+    pub(crate) sites: Sites,
+    shards: Mutex<Vec<Arc<ThreadShard>>>,
+    /// Polls of threads that have exited, so their counts are never lost.
+    retired_polls: Mutex<Snapshot>,
+    pub(crate) live_spans: AtomicI64,
+    pub(crate) lag: SharedHistogram,
+    /// Largest lag seen since the last scrape, in nanoseconds.
+    pub(crate) lag_max_ns: AtomicU64,
+    pub(crate) lag_max_last_ns: AtomicU64,
+    /// Stalls the watchdog has counted, per site.
+    pub(crate) stall_counts: Mutex<std::collections::BTreeMap<u32, u64>>,
+    pub(crate) runtime: RuntimeRecorder,
+    pub(crate) created: std::time::Instant,
+    pub(crate) started: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> Shared {
+        Shared {
+            id: NEXT_ID.fetch_add(1, Relaxed),
+            threshold_ns: config
+                .blocking_poll_threshold
+                .as_nanos()
+                .min(u64::MAX as u128) as u64,
+            sites: Sites::new(config.label_cap),
+            config,
+            clock: quanta::Clock::new(),
+            shards: Mutex::new(Vec::new()),
+            retired_polls: Mutex::new(Snapshot::default()),
+            live_spans: AtomicI64::new(0),
+            lag: SharedHistogram::default(),
+            lag_max_ns: AtomicU64::new(0),
+            lag_max_last_ns: AtomicU64::new(0),
+            stall_counts: Mutex::new(Default::default()),
+            runtime: RuntimeRecorder::default(),
+            created: std::time::Instant::now(),
+            started: AtomicBool::new(false),
+        }
+    }
+
+    /// Called once per thread per doctor, off the hot path.
+    pub(crate) fn register_thread(&self) -> Arc<ThreadShard> {
+        let shard = Arc::new(ThreadShard::new());
+        lock(&self.shards).push(shard.clone());
+        shard
+    }
+
+    /// Folds the counts of exited threads into one total and forgets their
+    /// shards, so memory stays bounded by live threads.
+    pub(crate) fn retire_exited_threads(&self) {
+        let mut shards = lock(&self.shards);
+        let mut retired = lock(&self.retired_polls);
+        shards.retain(|s| {
+            if s.retired.load(Acquire) {
+                retired.add(&s.polls.snapshot());
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// Poll-duration histogram over all threads, exited ones included.
+    pub(crate) fn poll_histogram(&self) -> Snapshot {
+        let mut total = lock(&self.retired_polls).clone();
+        for s in lock(&self.shards).iter() {
+            total.add(&s.polls.snapshot());
+        }
+        total
+    }
+
+    /// Polls running past the threshold right now, read from the shards.
+    pub(crate) fn running_stalls(&self) -> Vec<Stall> {
+        let now = self.clock.raw();
+        let mut out = Vec::new();
+        for s in lock(&self.shards).iter() {
+            let since = s.poll_since.load(Acquire);
+            if since == 0 {
+                continue;
+            }
+            let site = s.poll_site.load(Relaxed);
+            // The poll may have ended and another begun between the two
+            // loads; re-read to keep the (since, site) pair consistent.
+            if s.poll_since.load(Acquire) != since {
+                continue;
+            }
+            let running_ns = self.clock.delta_as_nanos(since, now);
+            if running_ns >= self.threshold_ns {
+                out.push(Stall {
+                    site,
+                    thread: s.thread.clone(),
+                    running_ns,
+                    identity: (Arc::as_ptr(s) as usize, since),
+                });
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,105 @@
+//! Shared test harness: a multi-thread runtime whose threads all report to
+//! one doctor, with unrelated load running beside the code under test.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_doctor::{Doctor, Finding, FindingKind};
+use tracing_subscriber::prelude::*;
+
+/// A doctor with no endpoint and the default threshold.
+pub fn doctor() -> Doctor {
+    Doctor::builder()
+        .no_endpoint()
+        .build()
+        .expect("valid config")
+}
+
+/// A multi-thread runtime (2 workers) whose every thread, workers and
+/// blocking pool alike, has `doctor`'s layer as its default subscriber.
+pub fn runtime(doctor: &Doctor) -> tokio::runtime::Runtime {
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(doctor.layer()));
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(move || {
+            // Keep the default for the thread's whole life.
+            std::mem::forget(tracing::dispatcher::set_default(&dispatch));
+        })
+        .build()
+        .expect("runtime")
+}
+
+/// Unrelated load: tasks that do short bursts of work in their own spans
+/// and yield, as a healthy service does. Stops when the guard drops.
+pub struct Load(Arc<AtomicBool>);
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+pub fn unrelated_load() -> Load {
+    let stop = Arc::new(AtomicBool::new(false));
+    for i in 0..8 {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            use tracing::Instrument;
+            while !stop.load(Ordering::Relaxed) {
+                async {
+                    let mut x = i as u64;
+                    for k in 0..2_000u64 {
+                        x = x.wrapping_mul(31).wrapping_add(k);
+                    }
+                    std::hint::black_box(x);
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                .instrument(tracing::info_span!("unrelated_request"))
+                .await;
+            }
+        });
+    }
+    Load(stop)
+}
+
+/// Burns CPU for `d` without yielding.
+pub fn spin_for(d: Duration) -> u64 {
+    let start = Instant::now();
+    let mut x = 0u64;
+    while start.elapsed() < d {
+        for k in 0..1_000u64 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(k);
+        }
+    }
+    std::hint::black_box(x)
+}
+
+/// Findings of one kind.
+pub fn of_kind(doctor: &Doctor, kind: FindingKind) -> Vec<Finding> {
+    doctor
+        .findings()
+        .into_iter()
+        .filter(|f| f.kind == kind)
+        .collect()
+}
+
+/// Polls `cond` until it holds or `limit` passes.
+pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cond()
+}
+
+/// Runs `f` on the runtime.
+pub fn run<F: Future>(rt: &tokio::runtime::Runtime, f: F) -> F::Output {
+    rt.block_on(f)
+}
