@@ -83,14 +83,14 @@ impl DoctorLayer {
     /// `--cfg tokio_unstable`) the spawn location they carry in fields.
     fn site_of_new_span(&self, attrs: &Attributes<'_>) -> u32 {
         let meta = attrs.metadata();
-        if meta.name() == "runtime.spawn" && meta.target() == "tokio::task" {
+        if meta.name() == "runtime.spawn" && meta.target().starts_with("tokio::task") {
             let mut loc = task_span::Location::default();
             attrs.record(&mut loc);
             if let Some(file) = loc.file() {
                 let key = Sites::location_key(file, loc.line, loc.col);
                 return self.shared.sites.intern(key, || SiteMeta {
                     span: "runtime.spawn".to_string(),
-                    target: "tokio::task".to_string(),
+                    target: meta.target().to_string(),
                     location: format!("{file}:{}", loc.line),
                 });
             }

@@ -103,6 +103,10 @@ impl ThreadState {
             self.blame_self_ns = 0;
             self.shard.poll_site.store(site, Relaxed);
             self.shard.poll_since.store(now.max(1), Release);
+        } else if self.poll_root != NO_ROOT && !reentrant {
+            // The watchdog blames a poll that is still running on the
+            // innermost span entered so far.
+            self.shard.poll_site.store(site, Relaxed);
         }
         self.stack[self.depth] = Frame {
             id,
@@ -139,6 +143,9 @@ impl ThreadState {
                 if self.depth > 0 {
                     let parent = &mut self.stack[self.depth - 1];
                     parent.child_ns = parent.child_ns.saturating_add(elapsed);
+                    if self.poll_root != NO_ROOT && self.depth > self.poll_root {
+                        self.shard.poll_site.store(parent.site, Relaxed);
+                    }
                 }
             }
             if self.depth == self.poll_root {

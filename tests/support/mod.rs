@@ -19,18 +19,35 @@ pub fn doctor() -> Doctor {
 }
 
 /// A multi-thread runtime (2 workers) whose every thread, workers and
-/// blocking pool alike, has `doctor`'s layer as its default subscriber.
-pub fn runtime(doctor: &Doctor) -> tokio::runtime::Runtime {
+/// blocking pool alike, has `doctor`'s layer as its default subscriber, as
+/// does the thread that calls [`Rt::block_on`] (where tokio creates the
+/// task spans of what it spawns).
+pub fn runtime(doctor: &Doctor) -> Rt {
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(doctor.layer()));
-    tokio::runtime::Builder::new_multi_thread()
+    let for_threads = dispatch.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .on_thread_start(move || {
             // Keep the default for the thread's whole life.
-            std::mem::forget(tracing::dispatcher::set_default(&dispatch));
+            std::mem::forget(tracing::dispatcher::set_default(&for_threads));
         })
         .build()
-        .expect("runtime")
+        .expect("runtime");
+    Rt { rt, dispatch }
+}
+
+/// A runtime and the dispatch its threads use.
+pub struct Rt {
+    pub rt: tokio::runtime::Runtime,
+    pub dispatch: tracing::Dispatch,
+}
+
+impl Rt {
+    /// `Runtime::block_on` with the doctor's subscriber as this thread's default.
+    pub fn block_on<F: Future>(&self, f: F) -> F::Output {
+        tracing::dispatcher::with_default(&self.dispatch, || self.rt.block_on(f))
+    }
 }
 
 /// Unrelated load: tasks that do short bursts of work in their own spans
@@ -100,6 +117,6 @@ pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool
 }
 
 /// Runs `f` on the runtime.
-pub fn run<F: Future>(rt: &tokio::runtime::Runtime, f: F) -> F::Output {
+pub fn run<F: Future>(rt: &Rt, f: F) -> F::Output {
     rt.block_on(f)
 }
