@@ -31,6 +31,11 @@ pub(crate) struct ThreadShard {
     /// Set when the thread exits; the sampler then folds the shard away.
     pub(crate) retired: AtomicBool,
     pub(crate) thread: String,
+    /// What the kernel says of this thread, noted by the watchdog.
+    pub(crate) sched: crate::monitor::sched::SchedSample,
+    /// Polls past the threshold on the wall clock that mostly waited for a
+    /// CPU. Written by the owning thread only.
+    pub(crate) preempted: AtomicU64,
 }
 
 impl ThreadShard {
@@ -45,6 +50,8 @@ impl ThreadShard {
                 .name()
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("{:?}", t.id())),
+            sched: crate::monitor::sched::SchedSample::for_current_thread(),
+            preempted: AtomicU64::new(0),
         }
     }
 }
@@ -69,6 +76,7 @@ pub(crate) struct Shared {
     shards: Mutex<Vec<Arc<ThreadShard>>>,
     /// Polls of threads that have exited, so their counts are never lost.
     retired_polls: Mutex<Snapshot>,
+    retired_preempted: AtomicU64,
     pub(crate) live_spans: AtomicI64,
     pub(crate) lag: SharedHistogram,
     /// Largest lag seen since the last scrape, in nanoseconds.
@@ -94,6 +102,7 @@ impl Shared {
             clock: quanta::Clock::new(),
             shards: Mutex::new(Vec::new()),
             retired_polls: Mutex::new(Snapshot::default()),
+            retired_preempted: AtomicU64::new(0),
             live_spans: AtomicI64::new(0),
             lag: SharedHistogram::default(),
             lag_max_ns: AtomicU64::new(0),
@@ -120,6 +129,8 @@ impl Shared {
         shards.retain(|s| {
             if s.retired.load(Acquire) {
                 retired.add(&s.polls.snapshot());
+                self.retired_preempted
+                    .fetch_add(s.preempted.load(Relaxed), Relaxed);
                 false
             } else {
                 true
@@ -134,6 +145,35 @@ impl Shared {
             total.add(&s.polls.snapshot());
         }
         total
+    }
+
+    /// Watchdog side: notes what the kernel says of each worker, so a slow
+    /// poll can later be told from a preempted one (see `monitor::sched`).
+    pub(crate) fn sample_threads(&self) {
+        let now = self.clock.raw();
+        for s in lock(&self.shards).iter() {
+            s.sched.sample(&self.clock, s.poll_since.load(Acquire), now);
+        }
+    }
+
+    /// Identities of the polls running now, as [`Stall::identity`] names them.
+    pub(crate) fn current_polls(&self) -> std::collections::HashSet<(usize, u64)> {
+        lock(&self.shards)
+            .iter()
+            .filter_map(|s| {
+                let since = s.poll_since.load(Acquire);
+                (since != 0).then_some((Arc::as_ptr(s) as usize, since))
+            })
+            .collect()
+    }
+
+    /// Polls that looked slow only because the OS preempted the worker.
+    pub(crate) fn preempted_polls(&self) -> u64 {
+        let live: u64 = lock(&self.shards)
+            .iter()
+            .map(|s| s.preempted.load(Relaxed))
+            .sum();
+        live + self.retired_preempted.load(Relaxed)
     }
 
     /// Polls running past the threshold right now, read from the shards.
@@ -151,7 +191,10 @@ impl Shared {
             if s.poll_since.load(Acquire) != since {
                 continue;
             }
-            let running_ns = self.clock.delta_as_nanos(since, now);
+            let mut running_ns = self.clock.delta_as_nanos(since, now);
+            if running_ns >= self.threshold_ns {
+                running_ns = s.sched.stalled_ns(&self.clock, since, running_ns);
+            }
             if running_ns >= self.threshold_ns {
                 out.push(Stall {
                     site,

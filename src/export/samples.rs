@@ -133,6 +133,8 @@ pub(crate) fn collect(
         }
     }
 
+    fams.family("tokio_doctor_preempted_polls_total")
+        .scalar(vec![], shared.preempted_polls() as f64);
     let f = fams.family("tokio_doctor_stalls_total");
     for (site, n) in crate::state::lock(&shared.stall_counts).iter() {
         if let Some(meta) = shared.sites.get(*site).meta.get() {

@@ -152,6 +152,14 @@ pub const METRICS: &[MetricDef] = &[
         "How long each poll that is stalled right now has been running, by call site.",
     ),
     doctor(
+        "tokio_doctor_preempted_polls_total",
+        Counter,
+        &[],
+        "Polls past the blocking threshold on the wall clock whose worker mostly waited for a \
+         CPU (the OS preempted it: more runnable threads than cores). Not blamed on the code; \
+         a rising rate means the host is oversubscribed.",
+    ),
+    doctor(
         "tokio_doctor_stalls_total",
         Counter,
         SITE,

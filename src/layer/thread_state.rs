@@ -153,15 +153,30 @@ impl ThreadState {
                 self.shard.poll_since.store(0, Release);
                 self.shard.polls.record_owned(elapsed);
                 if elapsed >= threshold_ns {
-                    slow = Some(SlowPoll {
-                        elapsed_ns: elapsed,
-                        site: self.blame_site,
-                        self_ns: self.blame_self_ns,
-                    });
+                    slow = self.slow_poll(f.start.max(1), elapsed, threshold_ns);
                 }
             }
         }
         slow
+    }
+}
+
+impl ThreadState {
+    /// A poll past the threshold on the wall clock: keep it if the thread
+    /// was on a CPU (or blocked in a syscall) for at least the threshold.
+    #[cold]
+    fn slow_poll(&self, since: u64, wall_ns: u64, threshold_ns: u64) -> Option<SlowPoll> {
+        let on_cpu = self.shard.sched.on_cpu_ns(since, wall_ns);
+        if on_cpu < threshold_ns {
+            let p = &self.shard.preempted;
+            p.store(p.load(Relaxed) + 1, Relaxed);
+            return None;
+        }
+        Some(SlowPoll {
+            elapsed_ns: on_cpu,
+            site: self.blame_site,
+            self_ns: self.blame_self_ns.min(on_cpu),
+        })
     }
 }
 

@@ -3,4 +3,5 @@
 
 pub(crate) mod lag;
 pub(crate) mod sampler;
+pub(crate) mod sched;
 pub(crate) mod watchdog;

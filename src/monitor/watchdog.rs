@@ -18,9 +18,13 @@ pub(crate) fn spawn(shared: &Arc<Shared>, stop: Arc<AtomicBool>) -> std::io::Res
             while !stop.load(Relaxed) {
                 std::thread::sleep(interval);
                 let Some(shared) = weak.upgrade() else { return };
+                shared.sample_threads();
                 let stalls = shared.running_stalls();
-                let now: HashSet<(usize, u64)> = stalls.iter().map(|s| s.identity).collect();
-                for s in stalls.iter().filter(|s| !seen.contains(&s.identity)) {
+                // Forget stalls whose poll has ended; a stall that dips under
+                // the threshold for one look and comes back is still one stall.
+                let current = shared.current_polls();
+                seen.retain(|id| current.contains(id));
+                for s in stalls.iter().filter(|s| seen.insert(s.identity)) {
                     *lock(&shared.stall_counts).entry(s.site).or_default() += 1;
                     if let Some(meta) = shared.sites.get(s.site).meta.get() {
                         tracing::warn!(
@@ -33,7 +37,6 @@ pub(crate) fn spawn(shared: &Arc<Shared>, stop: Arc<AtomicBool>) -> std::io::Res
                         );
                     }
                 }
-                seen = now;
             }
         })?;
     Ok(())

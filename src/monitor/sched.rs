@@ -1,0 +1,222 @@
+//! How long a thread waited for a CPU: Linux's per-thread scheduler stats.
+//!
+//! A poll can look slow on the wall clock because the OS took the CPU away
+//! (more runnable threads than cores), not because the code blocked. The
+//! watchdog notes each worker's scheduler stats: while it is idle or early
+//! in a poll that has run for over a millisecond. When a poll ends past the
+//! threshold, the time the thread spent waiting for a CPU since that note is
+//! subtracted, so a handler preempted by its `spawn_blocking` neighbours is
+//! not blamed. A blocking syscall (`std::thread::sleep`, sync file I/O) is
+//! not waiting for a CPU, so it is still reported.
+//!
+//! The kernel is asked only on slow paths (by the watchdog, or at the end
+//! of a poll already past the threshold), never per poll. Elsewhere than
+//! Linux, polls are judged on wall time alone.
+
+use std::sync::atomic::{AtomicU64, Ordering::*};
+
+/// What the kernel says of a thread of this process.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ThreadTimes {
+    /// Nanoseconds on a CPU (accounted at context switches and ticks).
+    pub(crate) on_cpu_ns: u64,
+    /// Nanoseconds runnable but waiting for a CPU (accounted when the
+    /// thread gets a CPU back).
+    pub(crate) run_delay_ns: u64,
+}
+
+/// Polls younger than this are not worth a look: they cannot matter yet.
+const LONG_POLL_NS: u64 = 1_000_000;
+/// Age after which a thread's note is renewed, whatever it is doing: a
+/// /proc read per thread every 20 ms at most.
+const REFRESH_NS: u64 = 20_000_000;
+/// On-CPU time is accounted at scheduler ticks (4 ms at HZ=250).
+const TICK_NS: u64 = 4_000_000;
+
+/// The last note the watchdog took of one thread, behind a sequence lock
+/// (odd while being written) so a reader never mixes two notes.
+#[derive(Debug, Default)]
+pub(crate) struct SchedSample {
+    tid: Option<i32>,
+    seq: AtomicU64,
+    /// `poll_since` of the poll the note was taken in; 0 when idle.
+    poll: AtomicU64,
+    tick: AtomicU64,
+    on_cpu_ns: AtomicU64,
+    run_delay_ns: AtomicU64,
+}
+
+struct Note {
+    poll: u64,
+    tick: u64,
+    times: ThreadTimes,
+}
+
+impl SchedSample {
+    pub(crate) fn for_current_thread() -> SchedSample {
+        SchedSample {
+            tid: current_tid(),
+            ..SchedSample::default()
+        }
+    }
+
+    /// Watchdog side. `poll` is the thread's current `poll_since` (0 when
+    /// idle). Takes the first note of each long poll, and otherwise renews
+    /// the note every [`REFRESH_NS`], so every poll has a baseline.
+    pub(crate) fn sample(&self, clock: &quanta::Clock, poll: u64, now: u64) {
+        let Some(tid) = self.tid else { return };
+        let long_poll_unnoted = poll != 0
+            && self.poll.load(Relaxed) != poll
+            && clock.delta_as_nanos(poll, now) >= LONG_POLL_NS;
+        let stale = self.seq.load(Relaxed) == 0
+            || clock.delta_as_nanos(self.tick.load(Relaxed), now) >= REFRESH_NS;
+        if !long_poll_unnoted && !stale {
+            return;
+        }
+        let Some(t) = thread_times(tid) else { return };
+        let seq = self.seq.load(Relaxed);
+        self.seq.store(seq.wrapping_add(1), Release);
+        self.poll.store(poll, Relaxed);
+        self.tick.store(now, Relaxed);
+        self.on_cpu_ns.store(t.on_cpu_ns, Relaxed);
+        self.run_delay_ns.store(t.run_delay_ns, Relaxed);
+        self.seq.store(seq.wrapping_add(2), Release);
+    }
+
+    fn read(&self) -> Option<Note> {
+        let before = self.seq.load(Acquire);
+        if before % 2 == 1 {
+            return None;
+        }
+        let note = Note {
+            poll: self.poll.load(Relaxed),
+            tick: self.tick.load(Relaxed),
+            times: ThreadTimes {
+                on_cpu_ns: self.on_cpu_ns.load(Relaxed),
+                run_delay_ns: self.run_delay_ns.load(Relaxed),
+            },
+        };
+        std::sync::atomic::fence(Acquire);
+        (self.seq.load(Relaxed) == before && before != 0).then_some(note)
+    }
+
+    /// A note usable as a baseline for the poll that began at `since`:
+    /// taken in that poll, or before it began.
+    fn baseline(&self, since: u64) -> Option<Note> {
+        self.read().filter(|n| n.poll == since || n.tick <= since)
+    }
+
+    /// Worker side, at the end of a poll past the threshold: of `wall_ns`,
+    /// the part the thread was not waiting for a CPU.
+    pub(crate) fn on_cpu_ns(&self, since: u64, wall_ns: u64) -> u64 {
+        let (Some(tid), Some(base)) = (self.tid, self.baseline(since)) else {
+            return wall_ns;
+        };
+        match thread_times(tid) {
+            Some(now) => {
+                let waited = now.run_delay_ns.saturating_sub(base.times.run_delay_ns);
+                wall_ns.saturating_sub(waited)
+            }
+            None => wall_ns,
+        }
+    }
+
+    /// Of `running_ns` of a poll still running since `since`, the part that
+    /// counts as a stall: all of it while the thread sleeps in a syscall;
+    /// else the time until the note plus the on-CPU time since, so a worker
+    /// merely waiting for a CPU is not a stall.
+    pub(crate) fn stalled_ns(&self, clock: &quanta::Clock, since: u64, running_ns: u64) -> u64 {
+        let (Some(tid), Some(base)) = (self.tid, self.read()) else {
+            return running_ns;
+        };
+        if base.poll != since || is_blocked_in_kernel(tid).unwrap_or(true) {
+            return running_ns;
+        }
+        let Some(now) = thread_times(tid) else {
+            return running_ns;
+        };
+        let until_note = clock.delta_as_nanos(since, base.tick);
+        let on_cpu = now.on_cpu_ns.saturating_sub(base.times.on_cpu_ns);
+        (until_note + on_cpu + TICK_NS).min(running_ns)
+    }
+}
+
+/// The calling thread's id, as `/proc` names it.
+#[cfg(target_os = "linux")]
+fn current_tid() -> Option<i32> {
+    // SAFETY: gettid has no preconditions and cannot fail.
+    Some(unsafe { libc::syscall(libc::SYS_gettid) } as i32)
+}
+
+/// Times of thread `tid` of this process, from `/proc/self/task/<tid>/schedstat`.
+#[cfg(target_os = "linux")]
+fn thread_times(tid: i32) -> Option<ThreadTimes> {
+    let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
+    let mut f = s.split_whitespace();
+    let on_cpu_ns = f.next()?.parse().ok()?;
+    let run_delay_ns = f.next()?.parse().ok()?;
+    Some(ThreadTimes {
+        on_cpu_ns,
+        run_delay_ns,
+    })
+}
+
+/// Whether thread `tid` sleeps in the kernel (state `S` or `D`): blocked in
+/// a syscall rather than running or waiting for a CPU.
+#[cfg(target_os = "linux")]
+fn is_blocked_in_kernel(tid: i32) -> Option<bool> {
+    let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    // The state follows the command name, which is in parentheses and may
+    // itself contain spaces or parentheses.
+    let state = s[s.rfind(')')? + 1..].split_whitespace().next()?;
+    Some(matches!(state, "S" | "D"))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn current_tid() -> Option<i32> {
+    None
+}
+
+#[cfg(not(target_os = "linux"))]
+fn thread_times(_tid: i32) -> Option<ThreadTimes> {
+    None
+}
+
+#[cfg(not(target_os = "linux"))]
+fn is_blocked_in_kernel(_tid: i32) -> Option<bool> {
+    None
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernel_reports_this_thread_as_running() {
+        let tid = current_tid().unwrap();
+        // On-CPU time is accounted at ticks: run for a few first.
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_millis(20) {
+            std::hint::spin_loop();
+        }
+        assert!(thread_times(tid).unwrap().on_cpu_ns > 0);
+        assert_eq!(is_blocked_in_kernel(tid), Some(false));
+    }
+
+    #[test]
+    fn a_note_taken_before_a_poll_is_its_baseline() {
+        let clock = quanta::Clock::new();
+        let s = SchedSample::for_current_thread();
+        assert!(s.read().is_none(), "no note yet");
+        let t0 = clock.raw();
+        s.sample(&clock, 0, t0);
+        let since = clock.raw().max(t0 + 1);
+        assert!(s.baseline(since).is_some());
+        // A note from a later poll is no baseline for an earlier one.
+        assert!(s.baseline(t0 - 1).is_none());
+        // Waiting in a syscall is not waiting for a CPU.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let on_cpu = s.on_cpu_ns(since, 20_000_000);
+        assert!(on_cpu > 15_000_000, "{on_cpu}");
+    }
+}

@@ -1,0 +1,79 @@
+//! A poll that sleeps in a syscall blocks its worker and is reported; a
+//! poll that merely waited for a CPU because the host is oversubscribed is
+//! not blamed on the code.
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_doctor::FindingKind;
+use tracing::Instrument;
+
+#[test]
+fn blocking_io_in_an_async_span_is_reported() {
+    let doctor = support::doctor();
+    let rt = support::runtime(&doctor);
+    rt.block_on(async {
+        let _load = support::unrelated_load();
+        tokio::spawn(async {
+            async { std::thread::sleep(Duration::from_millis(30)) }
+                .instrument(tracing::info_span!("read_config_file"))
+                .await
+        })
+        .await
+        .unwrap();
+    });
+    let found = support::of_kind(&doctor, FindingKind::BlockingPoll);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].span, "read_config_file");
+    assert!(found[0].evidence("blocked_seconds").unwrap() >= 0.025);
+}
+
+#[test]
+fn short_polls_on_an_oversubscribed_host_are_not_blamed() {
+    let doctor = support::doctor();
+    let rt = support::runtime(&doctor);
+    rt.block_on(async {
+        let _running = doctor.start().unwrap();
+        // Four threads spinning on a 2-core machine: the workers get
+        // preempted mid-poll.
+        let stop = Arc::new(AtomicBool::new(false));
+        let spinners: Vec<_> = (0..4)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        support::spin_for(Duration::from_millis(1));
+                    }
+                })
+            })
+            .collect();
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            tasks.push(tokio::spawn(async {
+                for _ in 0..100 {
+                    async {
+                        support::spin_for(Duration::from_micros(200));
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    .instrument(tracing::info_span!("quick_handler"))
+                    .await;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        for s in spinners {
+            s.join().unwrap();
+        }
+    });
+    let found = support::of_kind(&doctor, FindingKind::BlockingPoll);
+    assert!(
+        found.is_empty(),
+        "{found:#?}\n{}",
+        doctor.render_prometheus()
+    );
+}
