@@ -33,13 +33,12 @@ const REFRESH_NS: u64 = 20_000_000;
 /// On-CPU time is accounted at scheduler ticks (4 ms at HZ=250).
 const TICK_NS: u64 = 4_000_000;
 
-/// The last note the watchdog took of one thread, behind a sequence lock
-/// (odd while being written) so a reader never mixes two notes.
+/// One note of a thread's scheduler stats, behind a sequence lock (odd
+/// while being written) so a reader never mixes two notes.
 #[derive(Debug, Default)]
-pub(crate) struct SchedSample {
-    tid: Option<i32>,
+struct NoteCell {
     seq: AtomicU64,
-    /// `poll_since` of the poll the note was taken in; 0 when idle.
+    /// `poll_since` of the poll running when the note was taken; 0 if idle.
     poll: AtomicU64,
     tick: AtomicU64,
     on_cpu_ns: AtomicU64,
@@ -52,32 +51,12 @@ struct Note {
     times: ThreadTimes,
 }
 
-impl SchedSample {
-    pub(crate) fn for_current_thread() -> SchedSample {
-        SchedSample {
-            tid: current_tid(),
-            ..SchedSample::default()
-        }
-    }
-
-    /// Watchdog side. `poll` is the thread's current `poll_since` (0 when
-    /// idle). Takes the first note of each long poll, and otherwise renews
-    /// the note every [`REFRESH_NS`], so every poll has a baseline.
-    pub(crate) fn sample(&self, clock: &quanta::Clock, poll: u64, now: u64) {
-        let Some(tid) = self.tid else { return };
-        let long_poll_unnoted = poll != 0
-            && self.poll.load(Relaxed) != poll
-            && clock.delta_as_nanos(poll, now) >= LONG_POLL_NS;
-        let stale = self.seq.load(Relaxed) == 0
-            || clock.delta_as_nanos(self.tick.load(Relaxed), now) >= REFRESH_NS;
-        if !long_poll_unnoted && !stale {
-            return;
-        }
-        let Some(t) = thread_times(tid) else { return };
+impl NoteCell {
+    fn write(&self, poll: u64, tick: u64, t: ThreadTimes) {
         let seq = self.seq.load(Relaxed);
         self.seq.store(seq.wrapping_add(1), Release);
         self.poll.store(poll, Relaxed);
-        self.tick.store(now, Relaxed);
+        self.tick.store(tick, Relaxed);
         self.on_cpu_ns.store(t.on_cpu_ns, Relaxed);
         self.run_delay_ns.store(t.run_delay_ns, Relaxed);
         self.seq.store(seq.wrapping_add(2), Release);
@@ -85,7 +64,7 @@ impl SchedSample {
 
     fn read(&self) -> Option<Note> {
         let before = self.seq.load(Acquire);
-        if before % 2 == 1 {
+        if before % 2 == 1 || before == 0 {
             return None;
         }
         let note = Note {
@@ -97,46 +76,96 @@ impl SchedSample {
             },
         };
         std::sync::atomic::fence(Acquire);
-        (self.seq.load(Relaxed) == before && before != 0).then_some(note)
+        (self.seq.load(Relaxed) == before).then_some(note)
+    }
+}
+
+/// The watchdog's notes of one worker thread: a baseline renewed every
+/// [`REFRESH_NS`] between polls, and the first note of a long poll.
+#[derive(Debug, Default)]
+pub(crate) struct SchedSample {
+    tid: Option<i32>,
+    base: NoteCell,
+    in_poll: NoteCell,
+}
+
+impl SchedSample {
+    pub(crate) fn for_current_thread() -> SchedSample {
+        SchedSample {
+            tid: current_tid(),
+            ..SchedSample::default()
+        }
     }
 
-    /// A note usable as a baseline for the poll that began at `since`:
-    /// taken in that poll, or before it began.
-    fn baseline(&self, since: u64) -> Option<Note> {
-        self.read().filter(|n| n.poll == since || n.tick <= since)
+    /// Watchdog side. `poll` is the thread's current `poll_since` (0 when
+    /// idle).
+    pub(crate) fn sample(&self, clock: &quanta::Clock, poll: u64, now: u64) {
+        let Some(tid) = self.tid else { return };
+        let long_poll = poll != 0 && clock.delta_as_nanos(poll, now) >= LONG_POLL_NS;
+        let note_poll = long_poll && self.in_poll.poll.load(Relaxed) != poll;
+        // The baseline is renewed only between polls, so it always predates
+        // the poll it will serve.
+        let renew_base = poll == 0
+            && self
+                .base
+                .read()
+                .is_none_or(|n| clock.delta_as_nanos(n.tick, now) >= REFRESH_NS);
+        if !note_poll && !renew_base {
+            return;
+        }
+        let Some(t) = thread_times(tid) else { return };
+        if note_poll {
+            self.in_poll.write(poll, now, t);
+        }
+        if renew_base {
+            self.base.write(poll, now, t);
+        }
     }
 
     /// Worker side, at the end of a poll past the threshold: of `wall_ns`,
     /// the part the thread was not waiting for a CPU.
+    ///
+    /// The baseline from before the poll also counts waits just before it
+    /// began (an underestimate); the note taken during the poll misses the
+    /// waits before it was taken (an overestimate). The smaller wins: a
+    /// preempted poll must never be blamed on the code.
     pub(crate) fn on_cpu_ns(&self, since: u64, wall_ns: u64) -> u64 {
-        let (Some(tid), Some(base)) = (self.tid, self.baseline(since)) else {
+        let Some(tid) = self.tid else { return wall_ns };
+        let base = self.base.read().filter(|n| n.tick <= since);
+        let in_poll = self.in_poll.read().filter(|n| n.poll == since);
+        if base.is_none() && in_poll.is_none() {
+            return wall_ns;
+        }
+        let Some(now) = thread_times(tid) else {
             return wall_ns;
         };
-        match thread_times(tid) {
-            Some(now) => {
-                let waited = now.run_delay_ns.saturating_sub(base.times.run_delay_ns);
-                wall_ns.saturating_sub(waited)
-            }
-            None => wall_ns,
-        }
+        [base, in_poll]
+            .into_iter()
+            .flatten()
+            .map(|n| wall_ns.saturating_sub(now.run_delay_ns.saturating_sub(n.times.run_delay_ns)))
+            .min()
+            .unwrap_or(wall_ns)
     }
 
     /// Of `running_ns` of a poll still running since `since`, the part that
     /// counts as a stall: all of it while the thread sleeps in a syscall;
-    /// else the time until the note plus the on-CPU time since, so a worker
-    /// merely waiting for a CPU is not a stall.
+    /// else the time until the poll's note plus the on-CPU time since, so a
+    /// worker merely waiting for a CPU is not a stall.
     pub(crate) fn stalled_ns(&self, clock: &quanta::Clock, since: u64, running_ns: u64) -> u64 {
-        let (Some(tid), Some(base)) = (self.tid, self.read()) else {
+        let Some(tid) = self.tid else {
             return running_ns;
         };
-        if base.poll != since || is_blocked_in_kernel(tid).unwrap_or(true) {
+        let Some(note) = self.in_poll.read().filter(|n| n.poll == since) else {
+            return running_ns;
+        };
+        if is_blocked_in_kernel(tid).unwrap_or(true) {
             return running_ns;
         }
         let Some(now) = thread_times(tid) else {
             return running_ns;
         };
-        let until_note = clock.delta_as_nanos(since, base.tick);
-        let on_cpu = now.on_cpu_ns.saturating_sub(base.times.on_cpu_ns);
+        let until_note = clock.delta_as_nanos(since, note.tick);
+        let on_cpu = now.on_cpu_ns.saturating_sub(note.times.on_cpu_ns);
         (until_note + on_cpu + TICK_NS).min(running_ns)
     }
 }
@@ -207,13 +236,11 @@ mod tests {
     fn a_note_taken_before_a_poll_is_its_baseline() {
         let clock = quanta::Clock::new();
         let s = SchedSample::for_current_thread();
-        assert!(s.read().is_none(), "no note yet");
+        assert!(s.base.read().is_none(), "no note yet");
         let t0 = clock.raw();
         s.sample(&clock, 0, t0);
         let since = clock.raw().max(t0 + 1);
-        assert!(s.baseline(since).is_some());
-        // A note from a later poll is no baseline for an earlier one.
-        assert!(s.baseline(t0 - 1).is_none());
+        assert!(s.base.read().is_some_and(|n| n.tick <= since));
         // Waiting in a syscall is not waiting for a CPU.
         std::thread::sleep(std::time::Duration::from_millis(20));
         let on_cpu = s.on_cpu_ns(since, 20_000_000);
