@@ -15,6 +15,9 @@ fn blocking_io_in_an_async_span_is_reported() {
     let doctor = support::doctor();
     let rt = support::runtime(&doctor);
     rt.block_on(async {
+        // Started, so the watchdog's notes discount the CPU waits that the
+        // other test's spinning threads cause.
+        let _running = doctor.start().unwrap();
         let _load = support::unrelated_load();
         tokio::spawn(async {
             async { std::thread::sleep(Duration::from_millis(30)) }
