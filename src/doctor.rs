@@ -176,12 +176,22 @@ impl Doctor {
     /// [`Running`] stops them.
     ///
     /// # Errors
-    /// [`Error::NoRuntime`] outside a tokio runtime; [`Error::Bind`] when
+    /// [`Error::NoRuntime`] outside a tokio runtime; [`Error::AlreadyStarted`]
+    /// while a [`Running`] of this doctor is alive; [`Error::Bind`] when
     /// the endpoint's address is taken (unless
     /// [`require_endpoint(false)`](DoctorBuilder::require_endpoint)).
     pub fn start(&self) -> Result<Running, Error> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         let shared = &self.shared;
+        // Two sets of monitors would count every lag sample twice.
+        if shared
+            .started
+            .compare_exchange(false, true, AcqRel, Acquire)
+            .is_err()
+        {
+            return Err(Error::AlreadyStarted);
+        }
+        let started = StartGuard(shared);
         let mut local_addr = None;
         let mut tasks = Vec::new();
         if let Some(addr) = shared.config.listen {
@@ -190,7 +200,7 @@ impl Doctor {
                     local_addr = listener.local_addr().ok();
                     tasks.push(handle.spawn(crate::export::http::serve(listener, shared.clone())));
                 }
-                Err(e) if shared.config.require_endpoint => return Err(e),
+                Err(e) if shared.config.require_endpoint => return Err(e), // un-marks started
                 Err(e) => eprintln!("tokio-doctor: running without its endpoint: {e}"),
             }
         }
@@ -201,7 +211,7 @@ impl Doctor {
             // Without the watchdog, stalls are still seen at each scrape.
             eprintln!("tokio-doctor: could not start the watchdog thread: {e}");
         }
-        shared.started.store(true, Release);
+        std::mem::forget(started);
         Ok(Running {
             doctor: self.clone(),
             tasks,
@@ -231,6 +241,15 @@ impl Doctor {
     /// The report `/doctor` serves.
     pub fn report(&self) -> Report {
         crate::export::report::build(&self.shared)
+    }
+}
+
+/// Un-marks a doctor as started if `start` fails half-way.
+struct StartGuard<'a>(&'a Shared);
+
+impl Drop for StartGuard<'_> {
+    fn drop(&mut self) {
+        self.0.started.store(false, Release);
     }
 }
 

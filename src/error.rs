@@ -38,6 +38,10 @@ pub enum Error {
          or inside `Runtime::block_on`)"
     )]
     NoRuntime,
+    /// [`crate::Doctor::start`] was called while a [`crate::Running`] of the
+    /// same doctor is alive.
+    #[error("this tokio-doctor is already started; keep the first `Running` (drop it to stop)")]
+    AlreadyStarted,
     /// A global tracing subscriber was already installed (from [`crate::init`]).
     #[error(
         "a global tracing subscriber is already installed; add `doctor.layer()` to it instead of \

@@ -38,6 +38,8 @@ fn metrics_and_report_are_served_and_bad_requests_get_clear_answers() {
     let running = rt.block_on(async { doctor.start() }).unwrap();
     let addr = running.local_addr().unwrap();
     assert!(addr.ip().is_loopback());
+    let again = rt.block_on(async { doctor.start() }).unwrap_err();
+    assert!(matches!(again, Error::AlreadyStarted), "{again}");
     std::thread::sleep(Duration::from_millis(300));
 
     let (status, head, body) = get(addr, "/metrics");

@@ -12,7 +12,6 @@ use crate::state::Shared;
 /// What every detector implements.
 pub(crate) trait Detector: Send + Sync {
     /// The finding kind this detector reports.
-    #[allow(dead_code)]
     fn kind(&self) -> FindingKind;
     /// Looks at the current state and returns one finding per call site.
     fn check(&self, shared: &Shared) -> Vec<Finding>;

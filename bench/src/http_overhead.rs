@@ -1,0 +1,189 @@
+//! HTTP throughput, p99 latency and RSS of a small axum server under `wrk`
+//! load on loopback, with and without the doctor's layer.
+//!
+//! ```text
+//! cargo run --release -p tokio-doctor-bench --bin http-overhead   # needs wrk (apt install wrk)
+//! ```
+//!
+//! Each round starts the server in a child process of this binary (one
+//! per configuration, interleaved), runs `wrk -t1 -c64 -d<secs>s --latency`
+//! from a second process, and reads the server's RSS. At least five rounds;
+//! medians and ratios are printed. Options: `--rounds N` (default 5),
+//! `--seconds N` per run (default 5).
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use tracing::Instrument;
+use tracing_subscriber::prelude::*;
+
+async fn handler() -> &'static str {
+    async {
+        // A little work per request, as a real handler does.
+        let mut x = 0u64;
+        for k in 0..200u64 {
+            x = x.wrapping_mul(31).wrapping_add(k);
+        }
+        std::hint::black_box(x);
+        "ok\n"
+    }
+    .instrument(tracing::info_span!("handle_request"))
+    .await
+}
+
+fn serve(with_doctor: bool, port_file: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let _running;
+        if with_doctor {
+            let doctor = tokio_doctor::Doctor::builder()
+                .listen("127.0.0.1:0".parse().unwrap())
+                .build()
+                .unwrap();
+            tracing_subscriber::registry().with(doctor.layer()).init();
+            _running = Some(doctor.start().unwrap());
+        } else {
+            struct Noop;
+            impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Noop {}
+            tracing_subscriber::registry().with(Noop).init();
+            _running = None;
+        }
+        let app = axum::Router::new().route("/", axum::routing::get(handler));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        std::fs::write(port_file, listener.local_addr().unwrap().port().to_string()).unwrap();
+        axum::serve(listener, app).await.unwrap();
+    });
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Parses wrk's Requests/sec and the 99% latency (in ms).
+fn parse_wrk(out: &str) -> (f64, f64) {
+    let rps = out
+        .lines()
+        .find(|l| l.starts_with("Requests/sec:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0.0);
+    let p99 = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("99%"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .map(|v| {
+            let (num, unit) = v.split_at(v.find(|c: char| c.is_alphabetic()).unwrap_or(v.len()));
+            let n: f64 = num.parse().unwrap_or(0.0);
+            match unit {
+                "us" => n / 1e3,
+                "ms" => n,
+                "s" => n * 1e3,
+                _ => n,
+            }
+        })
+        .unwrap_or(0.0);
+    (rps, p99)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--serve") {
+        serve(args[2] == "doctor", &args[3]);
+        return;
+    }
+    let mut rounds = 5;
+    let mut seconds = 5;
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let v = it.next().map(String::as_str).unwrap_or("");
+        match a.as_str() {
+            "--rounds" => rounds = v.parse().expect("--rounds N"),
+            "--seconds" => seconds = v.parse().expect("--seconds N"),
+            _ => panic!("unknown argument {a}; options: --rounds N --seconds N"),
+        }
+    }
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("http-overhead needs wrk on PATH (Debian: apt-get install wrk)");
+        std::process::exit(2);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut results: [Vec<(f64, f64, f64)>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..rounds {
+        for (i, mode) in ["baseline", "doctor"].iter().enumerate() {
+            let port_file = std::env::temp_dir()
+                .join(format!("tokio-doctor-bench-{}-{mode}", std::process::id()));
+            let _ = std::fs::remove_file(&port_file);
+            let mut child = Command::new(&exe)
+                .args(["--serve", mode, port_file.to_str().unwrap()])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut port = String::new();
+            for _ in 0..100 {
+                if let Ok(p) = std::fs::read_to_string(&port_file) {
+                    port = p;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let out = Command::new("wrk")
+                .args([
+                    "-t1",
+                    "-c64",
+                    &format!("-d{seconds}s"),
+                    "--latency",
+                    &format!("http://127.0.0.1:{port}/"),
+                ])
+                .output()
+                .unwrap();
+            let rss = rss_kib(child.id()) as f64;
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_file(&port_file);
+            let (rps, p99) = parse_wrk(&String::from_utf8_lossy(&out.stdout));
+            eprintln!(
+                "round {}/{rounds} {mode}: {rps:.0} req/s, p99 {p99:.2} ms, RSS {:.1} MiB",
+                round + 1,
+                rss / 1024.0
+            );
+            results[i].push((rps, p99, rss));
+        }
+    }
+    let pick = |i: usize, f: fn(&(f64, f64, f64)) -> f64| {
+        median(&mut results[i].iter().map(f).collect::<Vec<_>>())
+    };
+    let (b_rps, b_p99, b_rss) = (pick(0, |r| r.0), pick(0, |r| r.1), pick(0, |r| r.2));
+    let (d_rps, d_p99, d_rss) = (pick(1, |r| r.0), pick(1, |r| r.1), pick(1, |r| r.2));
+    println!("\naxum on 1 worker, wrk -t1 -c64 -d{seconds}s, {rounds} interleaved rounds, medians");
+    println!("| server | req/s | p99 ms | RSS MiB |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| registry + no-op layer | {b_rps:.0} | {b_p99:.2} | {:.1} |",
+        b_rss / 1024.0
+    );
+    println!(
+        "| registry + tokio-doctor | {d_rps:.0} | {d_p99:.2} | {:.1} |",
+        d_rss / 1024.0
+    );
+    println!(
+        "| ratio (doctor / baseline) | {:.3} | {:.3} | {:.3} |",
+        d_rps / b_rps,
+        d_p99 / b_p99,
+        d_rss / b_rss
+    );
+}
