@@ -46,10 +46,7 @@ fn metrics_and_report_are_served_and_bad_requests_get_clear_answers() {
     assert_eq!(status, 200);
     assert!(head.contains("text/plain; version=0.0.4"), "{head}");
     assert!(body.contains("tokio_doctor_build_info{version=\""));
-    assert!(
-        body.contains("tokio_doctor_runtime_workers_count 2"),
-        "{body}"
-    );
+    assert!(body.contains("tokio_doctor_runtime_workers 2"), "{body}");
     // Every family the table lists for this build is rendered with its
     // HELP and TYPE, and nothing is rendered that the table does not list.
     for m in METRICS {

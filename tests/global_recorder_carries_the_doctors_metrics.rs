@@ -43,9 +43,6 @@ fn the_doctor_records_into_the_recorder_the_service_installed() {
             text.contains("tokio_doctor_poll_duration_seconds_bucket{le=\"+Inf\"}"),
             "{text}"
         );
-        assert!(
-            text.contains("tokio_doctor_runtime_workers_count 2"),
-            "{text}"
-        );
+        assert!(text.contains("tokio_doctor_runtime_workers 2"), "{text}");
     });
 }

@@ -38,20 +38,19 @@ fn serve(with_doctor: bool, port_file: &str) {
         .build()
         .unwrap();
     rt.block_on(async {
-        let _running;
-        if with_doctor {
+        let _running = if with_doctor {
             let doctor = tokio_doctor::Doctor::builder()
                 .listen("127.0.0.1:0".parse().unwrap())
                 .build()
                 .unwrap();
             tracing_subscriber::registry().with(doctor.layer()).init();
-            _running = Some(doctor.start().unwrap());
+            Some(doctor.start().unwrap())
         } else {
             struct Noop;
             impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Noop {}
             tracing_subscriber::registry().with(Noop).init();
-            _running = None;
-        }
+            None
+        };
         let app = axum::Router::new().route("/", axum::routing::get(handler));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         std::fs::write(port_file, listener.local_addr().unwrap().port().to_string()).unwrap();
@@ -181,9 +180,25 @@ fn main() {
         d_rss / 1024.0
     );
     println!(
-        "| ratio (doctor / baseline) | {:.3} | {:.3} | {:.3} |",
+        "| ratio of medians (doctor / baseline) | {:.3} | {:.3} | {:.3} |",
         d_rps / b_rps,
         d_p99 / b_p99,
         d_rss / b_rss
+    );
+    // Rounds run back to back, so pairing them cancels slow drifts of a
+    // shared machine.
+    let paired = |f: fn(&(f64, f64, f64)) -> f64| {
+        let mut r: Vec<f64> = results[1]
+            .iter()
+            .zip(&results[0])
+            .map(|(d, b)| f(d) / f(b))
+            .collect();
+        median(&mut r)
+    };
+    println!(
+        "| median of paired ratios | {:.3} | {:.3} | {:.3} |",
+        paired(|r| r.0),
+        paired(|r| r.1),
+        paired(|r| r.2)
     );
 }

@@ -41,10 +41,12 @@ pub struct DoctorLayer {
     // following the Arc.
     clock: quanta::Clock,
     threshold_ns: u64,
+    owner: u64,
 }
 
 /// Per-span state, stored in the registry's span extensions and freed with
-/// the span. Read on span creation and on a cache miss, never per poll.
+/// the span; only for spans whose site is not their callsite (task spans).
+/// Read on a cache miss, never per poll.
 struct SpanState {
     site: u32,
     shared: Arc<Shared>,
@@ -61,6 +63,7 @@ impl DoctorLayer {
         DoctorLayer {
             clock: shared.clock.clone(),
             threshold_ns: shared.threshold_ns,
+            owner: shared.id,
             shared,
         }
     }
@@ -79,23 +82,22 @@ impl DoctorLayer {
             })
     }
 
-    /// Site of a span: its callsite, or for tokio's task spans (built with
-    /// `--cfg tokio_unstable`) the spawn location they carry in fields.
-    fn site_of_new_span(&self, attrs: &Attributes<'_>) -> u32 {
+    /// For tokio's task spans (built with `--cfg tokio_unstable`), the site
+    /// of their spawn location, which they carry in fields.
+    fn site_of_task_span(&self, attrs: &Attributes<'_>) -> Option<u32> {
         let meta = attrs.metadata();
-        if meta.name() == "runtime.spawn" && meta.target().starts_with("tokio::task") {
-            let mut loc = task_span::Location::default();
-            attrs.record(&mut loc);
-            if let Some(file) = loc.file() {
-                let key = Sites::location_key(file, loc.line, loc.col);
-                return self.shared.sites.intern(key, || SiteMeta {
-                    span: "runtime.spawn".to_string(),
-                    target: meta.target().to_string(),
-                    location: format!("{file}:{}", loc.line),
-                });
-            }
+        if meta.name() != "runtime.spawn" || !meta.target().starts_with("tokio::task") {
+            return None;
         }
-        self.site_of_callsite(meta)
+        let mut loc = task_span::Location::default();
+        attrs.record(&mut loc);
+        let file = loc.file()?;
+        let key = Sites::location_key(file, loc.line, loc.col);
+        Some(self.shared.sites.intern(key, || SiteMeta {
+            span: "runtime.spawn".to_string(),
+            target: meta.target().to_string(),
+            location: format!("{file}:{}", loc.line),
+        }))
     }
 
     #[cold]
@@ -140,7 +142,13 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let site = self.site_of_new_span(attrs);
+        // An ordinary span's site is a function of its static callsite and
+        // is found again on its first enter per thread: nothing is stored,
+        // nothing allocated. Only tokio's task spans carry their site (the
+        // spawn location) in field values, so only they get state.
+        let Some(site) = self.site_of_task_span(attrs) else {
+            return;
+        };
         if let Some(span) = ctx.span(id) {
             self.shared.live_spans.fetch_add(1, Relaxed);
             span.extensions_mut().insert(SpanState {
@@ -153,7 +161,7 @@ where
     #[inline]
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         let now = self.clock.raw();
-        with_state(&self.shared, |st| {
+        with_state(self.owner, &self.shared, |st| {
             st.enter(id.into_u64(), now, || self.site_of_existing(id, &ctx))
         });
     }
@@ -161,7 +169,7 @@ where
     #[inline]
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
         let now = self.clock.raw();
-        let slow = with_state(&self.shared, |st| {
+        let slow = with_state(self.owner, &self.shared, |st| {
             st.exit(id.into_u64(), now, &self.clock, self.threshold_ns)
         });
         if let Some(Some(slow)) = slow {

@@ -186,11 +186,14 @@ thread_local! {
     static STATES: RefCell<Slots> = const { RefCell::new(Slots([None, None, None, None])) };
 }
 
-/// Runs `f` on this thread's state for `shared`, creating it on first use.
+/// Runs `f` on this thread's state for `shared` (whose id is `owner`, passed
+/// apart so the hot path never reads a line of `Shared` that other threads
+/// write), creating it on first use.
 /// Never panics: if the state is unavailable (thread teardown, re-entrancy
 /// from inside a callback) the event is skipped.
 #[inline(always)]
 pub(crate) fn with_state<R>(
+    owner: u64,
     shared: &Arc<Shared>,
     f: impl FnOnce(&mut ThreadState) -> R,
 ) -> Option<R> {
@@ -200,7 +203,7 @@ pub(crate) fn with_state<R>(
             let slots = &mut slots.0;
             if let Some(Some(st)) = slots
                 .iter_mut()
-                .find(|s| matches!(s, Some(st) if st.owner == shared.id))
+                .find(|s| matches!(s, Some(st) if st.owner == owner))
             {
                 return Some(f(st));
             }
