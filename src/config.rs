@@ -37,6 +37,19 @@ pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 /// 1.5× the threshold.
 pub const DEFAULT_WATCHDOG_INTERVAL: Duration = Duration::from_millis(5);
 
+/// Default window over which a queue's depth must keep rising to count as
+/// growth. Ten seconds at one sample a second gives ten points: enough for a
+/// least-squares slope, short enough to warn long before memory runs out.
+pub const DEFAULT_QUEUE_WINDOW: Duration = Duration::from_secs(10);
+
+/// Default depth below which a growing queue is not reported: a queue of a
+/// few hundred items is a burst, not a leak.
+pub const DEFAULT_QUEUE_DEPTH_FLOOR: u64 = 100;
+
+/// Default window over which new connections are compared with requests.
+/// Thirty seconds holds the spec's 20 requests even at under one a second.
+pub const DEFAULT_CHURN_WINDOW: Duration = Duration::from_secs(30);
+
 /// Everything the doctor can be told. Built by [`crate::DoctorBuilder`] or
 /// [`crate::Doctor::from_env`].
 #[derive(Debug, Clone)]
@@ -50,6 +63,10 @@ pub(crate) struct Config {
     pub(crate) watchdog_interval: Duration,
     pub(crate) use_global_recorder: bool,
     pub(crate) ignore_tokio_resource_spans: bool,
+    pub(crate) queue_window: Duration,
+    pub(crate) queue_depth_floor: u64,
+    pub(crate) queue_limit: Option<u64>,
+    pub(crate) churn_window: Duration,
 }
 
 impl Default for Config {
@@ -64,6 +81,10 @@ impl Default for Config {
             watchdog_interval: DEFAULT_WATCHDOG_INTERVAL,
             use_global_recorder: false,
             ignore_tokio_resource_spans: true,
+            queue_window: DEFAULT_QUEUE_WINDOW,
+            queue_depth_floor: DEFAULT_QUEUE_DEPTH_FLOOR,
+            queue_limit: None,
+            churn_window: DEFAULT_CHURN_WINDOW,
         }
     }
 }
@@ -84,6 +105,20 @@ impl Config {
         positive("lag_probe_interval", self.lag_probe_interval)?;
         positive("sample_interval", self.sample_interval)?;
         positive("watchdog_interval", self.watchdog_interval)?;
+        for (setting, window) in [
+            ("queue_window", self.queue_window),
+            ("churn_window", self.churn_window),
+        ] {
+            if window < self.sample_interval * 3 {
+                return Err(invalid(
+                    setting,
+                    "must be at least three sample intervals (the default sample interval is 1s)",
+                ));
+            }
+        }
+        if self.queue_limit == Some(0) {
+            return Err(invalid("queue_limit", "must be greater than zero"));
+        }
         if self.label_cap == 0 || self.label_cap > 100_000 {
             return Err(invalid("label_cap", "must be between 1 and 100000"));
         }
@@ -166,6 +201,22 @@ pub(crate) fn apply_env(
             }
             "TOKIO_DOCTOR_WATCHDOG_INTERVAL" => {
                 config.watchdog_interval = parse_duration(value).ok_or_else(bad)?
+            }
+            "TOKIO_DOCTOR_QUEUE_WINDOW" => {
+                config.queue_window = parse_duration(value).ok_or_else(bad)?
+            }
+            "TOKIO_DOCTOR_QUEUE_DEPTH_FLOOR" => {
+                config.queue_depth_floor = value.parse().map_err(|_| bad())?
+            }
+            "TOKIO_DOCTOR_QUEUE_LIMIT" => {
+                config.queue_limit = if value.eq_ignore_ascii_case("none") {
+                    None
+                } else {
+                    Some(value.parse().map_err(|_| bad())?)
+                }
+            }
+            "TOKIO_DOCTOR_CHURN_WINDOW" => {
+                config.churn_window = parse_duration(value).ok_or_else(bad)?
             }
             _ => unreachable!("every variable in ENV_VARS has a parser"),
         }

@@ -107,6 +107,37 @@ impl DoctorBuilder {
         self
     }
 
+    /// Window over which an unbounded queue's depth must keep rising to be
+    /// a `queue_growth` finding. Default
+    /// [`DEFAULT_QUEUE_WINDOW`](crate::DEFAULT_QUEUE_WINDOW) (10 s); at least
+    /// three sample intervals.
+    pub fn queue_window(mut self, window: Duration) -> Self {
+        self.config.queue_window = window;
+        self
+    }
+
+    /// Depth under which a growing queue is not reported. Default
+    /// [`DEFAULT_QUEUE_DEPTH_FLOOR`](crate::DEFAULT_QUEUE_DEPTH_FLOOR).
+    pub fn queue_depth_floor(mut self, floor: u64) -> Self {
+        self.config.queue_depth_floor = floor;
+        self
+    }
+
+    /// The depth at which a queue is in trouble (memory, latency); a growing
+    /// queue's finding then says how long until it gets there. Default none.
+    pub fn queue_limit(mut self, limit: u64) -> Self {
+        self.config.queue_limit = Some(limit);
+        self
+    }
+
+    /// Window over which new connections are compared with requests for
+    /// `connection_churn`. Default
+    /// [`DEFAULT_CHURN_WINDOW`](crate::DEFAULT_CHURN_WINDOW) (30 s).
+    pub fn churn_window(mut self, window: Duration) -> Self {
+        self.config.churn_window = window;
+        self
+    }
+
     /// Validates the settings and builds the doctor.
     ///
     /// # Errors

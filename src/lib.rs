@@ -36,7 +36,9 @@
 //!   metrics through tokio-metrics, and a watchdog thread that sees polls
 //!   still running.
 //! - detectors turn that state into [`Finding`]s: kind, call site
-//!   (`span`, `file:line`), cost, and the fix.
+//!   (`span`, `file:line`), cost, and the fix: `blocking_poll` (CPU on the
+//!   executor), `queue_growth` (see [`queue`]) and `connection_churn` (see
+//!   [`connection`]).
 //! - [`export`]: one table of metrics, rendered as Prometheus text at
 //!   `/metrics`, the report as JSON at `/doctor`.
 //!
@@ -50,6 +52,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
+pub mod connection;
 mod detect;
 mod doctor;
 mod error;
@@ -57,12 +60,17 @@ pub mod export;
 mod finding;
 mod layer;
 mod monitor;
+pub mod queue;
 mod state;
 
 pub use config::{
-    DEFAULT_BLOCKING_POLL_THRESHOLD, DEFAULT_LABEL_CAP, DEFAULT_LAG_PROBE_INTERVAL, DEFAULT_LISTEN,
+    DEFAULT_BLOCKING_POLL_THRESHOLD, DEFAULT_CHURN_WINDOW, DEFAULT_LABEL_CAP,
+    DEFAULT_LAG_PROBE_INTERVAL, DEFAULT_LISTEN, DEFAULT_QUEUE_DEPTH_FLOOR, DEFAULT_QUEUE_WINDOW,
     DEFAULT_SAMPLE_INTERVAL, DEFAULT_WATCHDOG_INTERVAL, ENV_VARS,
 };
+#[cfg(feature = "connections")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connections")))]
+pub use connection::{ConnectionLayer, OutboundRequestLayer};
 pub use doctor::{Doctor, DoctorBuilder, Running};
 pub use error::Error;
 pub use finding::{Evidence, Finding, FindingKind, Severity};

@@ -85,6 +85,11 @@ pub(crate) struct Shared {
     /// Stalls the watchdog has counted, per site.
     pub(crate) stall_counts: Mutex<std::collections::BTreeMap<u32, u64>>,
     pub(crate) runtime: RuntimeRecorder,
+    /// What the sampler keeps about each queue and peer (see the detectors).
+    pub(crate) queues:
+        Mutex<std::collections::BTreeMap<&'static str, crate::detect::queue_growth::QueueTrack>>,
+    pub(crate) peers:
+        Mutex<std::collections::BTreeMap<String, crate::detect::connection_churn::PeerTrack>>,
     pub(crate) created: std::time::Instant,
     pub(crate) started: AtomicBool,
 }
@@ -109,6 +114,8 @@ impl Shared {
             lag_max_last_ns: AtomicU64::new(0),
             stall_counts: Mutex::new(Default::default()),
             runtime: RuntimeRecorder::default(),
+            queues: Mutex::new(Default::default()),
+            peers: Mutex::new(Default::default()),
             created: std::time::Instant::now(),
             started: AtomicBool::new(false),
         }

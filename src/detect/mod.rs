@@ -5,6 +5,8 @@
 //! sampler), so it may allocate and take locks.
 
 pub(crate) mod blocking_poll;
+pub(crate) mod connection_churn;
+pub(crate) mod queue_growth;
 
 use crate::finding::{Finding, FindingKind};
 use crate::state::Shared;
@@ -23,7 +25,11 @@ pub(crate) trait Detector: Send + Sync {
 
 /// Every detector of this build, in the spec's order.
 pub(crate) fn all() -> Vec<Box<dyn Detector>> {
-    vec![Box::new(blocking_poll::BlockingPoll)]
+    vec![
+        Box::new(blocking_poll::BlockingPoll),
+        Box::new(connection_churn::ConnectionChurn),
+        Box::new(queue_growth::QueueGrowth),
+    ]
 }
 
 /// Runs every detector; findings sorted by cost, highest first.

@@ -157,6 +157,9 @@ pub(crate) fn collect(
     fams.family("tokio_doctor_labels_folded_total")
         .scalar(vec![], shared.sites.folded.load(Relaxed) as f64);
 
+    queue_families(&mut fams, shared);
+    peer_families(&mut fams);
+
     let mut cells = runtime.cells();
     cells.sort_by_key(|c| {
         crate::export::METRICS
@@ -185,4 +188,49 @@ pub(crate) fn collect(
         }
     }
     fams.0
+}
+
+fn queue_families(fams: &mut Families, shared: &Shared) {
+    let queues = crate::queue::registry::all();
+    let f = fams.family("tokio_doctor_queue_depth");
+    for q in &queues {
+        f.scalar(vec![q.name.into()], q.depth() as f64);
+    }
+    let f = fams.family("tokio_doctor_queue_enqueued_total");
+    for q in queues.iter().filter(|q| !q.is_watched()) {
+        f.scalar(vec![q.name.into()], q.enqueued.load(Relaxed) as f64);
+    }
+    let f = fams.family("tokio_doctor_queue_dequeued_total");
+    for q in queues.iter().filter(|q| !q.is_watched()) {
+        f.scalar(vec![q.name.into()], q.dequeued.load(Relaxed) as f64);
+    }
+    let f = fams.family("tokio_doctor_queue_growth_per_second");
+    for (name, growth) in crate::detect::queue_growth::growth_by_queue(shared) {
+        f.scalar(vec![name.into()], growth);
+    }
+    let f = fams.family("tokio_doctor_queue_saturation");
+    for q in &queues {
+        if let Some(cap) = q.capacity.filter(|c| *c > 0) {
+            f.scalar(vec![q.name.into()], q.depth() as f64 / cap as f64);
+        }
+    }
+}
+
+fn peer_families(fams: &mut Families) {
+    let peers = crate::connection::registry::all();
+    let f = fams.family("tokio_doctor_connections_opened_total");
+    for p in &peers {
+        f.scalar(vec![p.peer.clone()], p.connections.load(Relaxed) as f64);
+    }
+    let f = fams.family("tokio_doctor_outbound_requests_total");
+    for p in &peers {
+        f.scalar(vec![p.peer.clone()], p.requests.load(Relaxed) as f64);
+    }
+    let f = fams.family("tokio_doctor_connect_seconds_total");
+    for p in &peers {
+        f.scalar(
+            vec![p.peer.clone()],
+            p.connect_ns.load(Relaxed) as f64 / 1e9,
+        );
+    }
 }

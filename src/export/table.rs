@@ -199,6 +199,58 @@ pub const METRICS: &[MetricDef] = &[
         "Call sites folded into span=\"other\" because the label cap was reached. Raise the \
          cap if this grows.",
     ),
+    doctor(
+        "tokio_doctor_queue_depth",
+        Gauge,
+        &["queue"],
+        "Items waiting in each watched queue (tokio_doctor::queue channels and watch()).",
+    ),
+    doctor(
+        "tokio_doctor_queue_enqueued_total",
+        Counter,
+        &["queue"],
+        "Items sent into each watched channel; rate() is the producer rate.",
+    ),
+    doctor(
+        "tokio_doctor_queue_dequeued_total",
+        Counter,
+        &["queue"],
+        "Items received from each watched channel; rate() is the consumer rate.",
+    ),
+    doctor(
+        "tokio_doctor_queue_growth_per_second",
+        Gauge,
+        &["queue"],
+        "Least-squares slope of the queue's depth over the queue window, in items per second. \
+         Sustained growth on an unbounded queue is a crash deferred: bound it.",
+    ),
+    doctor(
+        "tokio_doctor_queue_saturation",
+        Gauge,
+        &["queue"],
+        "Depth over capacity of each bounded channel (1 = full: producers wait, which is \
+         back-pressure working).",
+    ),
+    doctor(
+        "tokio_doctor_connections_opened_total",
+        Counter,
+        &["peer"],
+        "New outbound connections per peer (host:port), counted by ConnectionLayer or \
+         record_connection. Compare its rate with the request rate.",
+    ),
+    doctor(
+        "tokio_doctor_outbound_requests_total",
+        Counter,
+        &["peer"],
+        "Outbound requests per peer (host:port), counted by OutboundRequestLayer or \
+         record_request.",
+    ),
+    doctor(
+        "tokio_doctor_connect_seconds_total",
+        Counter,
+        &["peer"],
+        "Seconds spent establishing outbound connections (TCP and TLS handshakes) per peer.",
+    ),
     rt(
         "workers_count",
         "tokio_doctor_runtime_workers",

@@ -22,6 +22,8 @@ pub(crate) async fn run(shared: Arc<Shared>, handle: tokio::runtime::Handle) {
         ticker.tick().await;
         reporter.run_once();
         shared.retire_exited_threads();
+        crate::detect::queue_growth::sample(&shared);
+        crate::detect::connection_churn::sample(&shared);
         shared
             .lag_max_last_ns
             .store(shared.lag_max_ns.swap(0, Relaxed), Relaxed);
