@@ -16,8 +16,12 @@ use super::registry::{connection_at, peer_of, request_at};
 /// new connection and its connect time per peer
 /// (`tokio_doctor_connections_opened_total{peer}`).
 ///
-/// Works with hyper-util's `HttpConnector` and with reqwest's
-/// `ClientBuilder::connector_layer`. Requires the `connections` feature.
+/// Works with any `Service<http::Uri>` connector, such as hyper-util's
+/// `HttpConnector` (and `hyper-rustls`/`hyper-tls` wrappers around it).
+/// reqwest's `connector_layer` hands its layers a reqwest-specific request
+/// type rather than an `http::Uri`, so for reqwest count with
+/// [`record_connection`](crate::connection::record_connection) instead.
+/// Requires the `connections` feature.
 ///
 /// # Examples
 /// ```

@@ -4,7 +4,7 @@
 //! Every new outbound connection and every outbound request is counted per
 //! peer (`host:port`). With the `connections` feature, [`ConnectionLayer`]
 //! counts connections and connect time for any tower connector
-//! (hyper-util's `HttpConnector`, reqwest's `connector_layer`), and
+//! (`Service<http::Uri>`, such as hyper-util's `HttpConnector`), and
 //! [`OutboundRequestLayer`] counts requests for any tower HTTP client.
 //! Other clients can call [`record_connection`] and [`record_request`].
 //!
