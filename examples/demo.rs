@@ -122,10 +122,18 @@ async fn main() {
         }
     };
 
+    // Per-route executor health, with no span needed: each route's requests
+    // run under a tokio-metrics task monitor (with the `axum` feature the
+    // route comes from axum's matched path; here it is named by hand).
+    let routes = tokio_doctor::TaskMonitorLayer::new(&doctor).route_fn(|r| match r.uri.path() {
+        p @ ("/hash-inline" | "/hash-offloaded" | "/health") => Some(p.to_string().into()),
+        _ => None,
+    });
     let app = Router::new()
         .route("/hash-inline", get(hash_inline))
         .route("/hash-offloaded", get(hash_offloaded))
-        .route("/health", get(|| async { "ok\n" }));
+        .route("/health", get(|| async { "ok\n" }))
+        .layer(routes);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind the demo service");

@@ -269,6 +269,39 @@ impl Doctor {
         crate::detect::findings(&self.shared)
     }
 
+    /// Wraps a named background task (a queue consumer, a scheduler) in a
+    /// `tokio_metrics::TaskMonitor`, so it shows up beside the routes of
+    /// [`TaskMonitorLayer`](crate::route) with the same
+    /// `tokio_doctor_route_*{route=name}` metrics and findings. Names are
+    /// given in code; past the label cap they share `other`.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), tokio_doctor::Error> {
+    /// let doctor = tokio_doctor::Doctor::builder().no_endpoint().build()?;
+    /// let consumer = doctor.monitor_job("email-consumer", async { /* loop { recv; send } */ });
+    /// tokio::spawn(consumer).await.unwrap();
+    /// # Ok(()) }
+    /// ```
+    #[track_caller]
+    pub fn monitor_job<F: std::future::Future>(
+        &self,
+        name: &'static str,
+        job: F,
+    ) -> tokio_metrics::Instrumented<F> {
+        let cfg = &self.shared.config;
+        self.shared
+            .routes
+            .monitor(
+                name,
+                cfg.label_cap,
+                cfg.blocking_poll_threshold,
+                std::panic::Location::caller(),
+            )
+            .instrument(job)
+    }
+
     /// The report `/doctor` serves.
     pub fn report(&self) -> Report {
         crate::export::report::build(&self.shared)

@@ -61,6 +61,7 @@ mod finding;
 mod layer;
 mod monitor;
 pub mod queue;
+pub mod route;
 mod state;
 
 pub use config::{
@@ -75,6 +76,9 @@ pub use doctor::{Doctor, DoctorBuilder, Running};
 pub use error::Error;
 pub use finding::{Evidence, Finding, FindingKind, Severity};
 pub use layer::DoctorLayer;
+#[cfg(feature = "middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
+pub use route::layer::{RouteInfo, TaskMonitorLayer, TaskMonitorService};
 
 /// Starts a doctor with defaults and `TOKIO_DOCTOR_*` settings, and installs
 /// a global subscriber: a registry with the doctor's layer and a `fmt` layer

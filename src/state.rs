@@ -85,6 +85,8 @@ pub(crate) struct Shared {
     /// Stalls the watchdog has counted, per site.
     pub(crate) stall_counts: Mutex<std::collections::BTreeMap<u32, u64>>,
     pub(crate) runtime: RuntimeRecorder,
+    /// Task monitors by route (TaskMonitorLayer, monitor_job).
+    pub(crate) routes: crate::route::Routes,
     /// What the sampler keeps about each queue and peer (see the detectors).
     pub(crate) queues:
         Mutex<std::collections::BTreeMap<&'static str, crate::detect::queue_growth::QueueTrack>>,
@@ -114,6 +116,7 @@ impl Shared {
             lag_max_last_ns: AtomicU64::new(0),
             stall_counts: Mutex::new(Default::default()),
             runtime: RuntimeRecorder::default(),
+            routes: Default::default(),
             queues: Mutex::new(Default::default()),
             peers: Mutex::new(Default::default()),
             created: std::time::Instant::now(),

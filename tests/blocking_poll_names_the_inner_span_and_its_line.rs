@@ -10,8 +10,14 @@ use tracing::Instrument;
 fn a_cpu_loop_in_an_async_span_is_blamed_on_the_innermost_span_with_its_file_and_line() {
     let doctor = support::doctor();
     let rt = support::runtime(&doctor);
-    let hash_line = line!() + 9;
+    let hash_line = support::line_of(
+        include_str!("blocking_poll_names_the_inner_span_and_its_line.rs"),
+        "MARK: hash span",
+    );
     support::run(&rt, async {
+        // Started, as in production: its watchdog keeps CPU waits caused
+        // by other processes on this machine from being blamed.
+        let _running = doctor.start().unwrap();
         let _load = support::unrelated_load();
         let mut handles = Vec::new();
         for _ in 0..4 {
@@ -19,7 +25,7 @@ fn a_cpu_loop_in_an_async_span_is_blamed_on_the_innermost_span_with_its_file_and
                 async {
                     tokio::time::sleep(Duration::from_millis(2)).await;
                     let hashed = async { support::spin_for(Duration::from_millis(50)) }
-                        .instrument(tracing::info_span!("hash_password"))
+                        .instrument(tracing::info_span!("hash_password")) // MARK: hash span
                         .await;
                     tokio::time::sleep(Duration::from_millis(2)).await;
                     hashed
@@ -41,11 +47,15 @@ fn a_cpu_loop_in_an_async_span_is_blamed_on_the_innermost_span_with_its_file_and
     assert_eq!(f.count, 4);
     assert_eq!(f.severity, Severity::Warning);
     let blocked = f.evidence("blocked_seconds").unwrap();
+    // Each poll spins for 50 ms of wall time; what counts is the time its
+    // worker was not merely waiting for a CPU (on a busy CI host, less than
+    // 50 ms), and each counted poll is at least the 10 ms threshold.
     assert!(
-        (0.2..2.0).contains(&blocked),
-        "4 polls of ~50 ms, got {blocked}"
+        (0.04..=0.5).contains(&blocked),
+        "4 polls of up to 50 ms, got {blocked}"
     );
-    assert!(f.evidence("worst_poll_seconds").unwrap() >= 0.05);
+    let worst = f.evidence("worst_poll_seconds").unwrap();
+    assert!((0.01..=0.5).contains(&worst), "{worst}");
     assert!(
         f.message.contains("hash_password") && f.message.contains(&expected),
         "{}",

@@ -47,17 +47,22 @@ fn a_client_per_call_is_reported_and_a_shared_client_is_not() {
         .build()
         .unwrap();
     let rt = support::runtime(&doctor);
-    let layer_line = line!() + 10;
+    let layer_line = support::line_of(
+        include_str!("connection_churn_fires_on_a_client_per_call_and_not_on_a_shared_client.rs"),
+        "MARK: per-call layer",
+    );
     rt.block_on(async {
         let _running = doctor.start().unwrap();
         let _load = support::unrelated_load();
         let (per_call, shared) = (server().await, server().await);
 
         // Bad: a new client, hence a new pool and a new connection, per call.
+        // The finding names where the peer was first counted: the request
+        // layer, which sees each request before its connection opens.
         for _ in 0..30 {
             let connector = ConnectionLayer::new().layer(HttpConnector::new());
             let client = Client::builder(TokioExecutor::new()).build::<_, Empty<Bytes>>(connector);
-            let mut client = OutboundRequestLayer::new().layer(client);
+            let mut client = OutboundRequestLayer::new().layer(client); // MARK: per-call layer
             get(&mut client, per_call).await;
         }
         // Fixed: one client, kept alive.

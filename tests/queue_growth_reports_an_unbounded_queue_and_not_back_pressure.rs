@@ -34,12 +34,15 @@ async fn produce<F: FnMut() -> Fut, Fut: std::future::Future<Output = bool>>(
 fn the_seeds_shape_is_reported_at_about_990_per_second() {
     let doctor = doctor();
     let rt = support::runtime(&doctor);
-    let line = line!() + 5;
+    let line = support::line_of(
+        include_str!("queue_growth_reports_an_unbounded_queue_and_not_back_pressure.rs"),
+        "MARK: unbounded queue",
+    );
     rt.block_on(async {
         let _running = doctor.start().unwrap();
         let _load = support::unrelated_load();
         let started = Instant::now();
-        let (tx, mut rx) = tokio_doctor::queue::unbounded_channel::<u64>("test.unbounded");
+        let (tx, mut rx) = tokio_doctor::queue::unbounded_channel::<u64>("test.unbounded"); // MARK: unbounded queue
         let until = started + Duration::from_millis(3500);
         let producer = tokio::spawn(produce(until, move || {
             let ok = tx.send(1).is_ok();

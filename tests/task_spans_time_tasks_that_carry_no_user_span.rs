@@ -13,13 +13,18 @@ use tokio_doctor::FindingKind;
 fn a_blocking_task_without_spans_is_named_by_its_spawn_location() {
     let doctor = support::doctor();
     let rt = support::runtime(&doctor);
-    let spawn_line = line!() + 4;
+    let spawn_line = support::line_of(
+        include_str!("task_spans_time_tasks_that_carry_no_user_span.rs"),
+        "MARK: spawn site",
+    );
     rt.block_on(async {
+        // Started, as in production: its watchdog keeps CPU waits caused
+        // by other processes on this machine from being blamed.
+        let _running = doctor.start().unwrap();
         let _load = support::unrelated_load();
         for _ in 0..3 {
-            tokio::spawn(async { support::spin_for(Duration::from_millis(40)) })
-                .await
-                .unwrap();
+            let task = tokio::spawn(async { support::spin_for(Duration::from_millis(40)) }); // MARK: spawn site
+            task.await.unwrap();
         }
         // The fixed shape: the same work on the blocking pool.
         for _ in 0..3 {

@@ -31,19 +31,24 @@ async fn handler() -> &'static str {
     .await
 }
 
-fn serve(with_doctor: bool, port_file: &str) {
+fn serve(mode: &str, port_file: &str) {
+    let with_doctor = mode != "baseline";
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
+        let mut app = axum::Router::new().route("/", axum::routing::get(handler));
         let _running = if with_doctor {
             let doctor = tokio_doctor::Doctor::builder()
                 .listen("127.0.0.1:0".parse().unwrap())
                 .build()
                 .unwrap();
             tracing_subscriber::registry().with(doctor.layer()).init();
+            if mode == "routes" {
+                app = app.layer(tokio_doctor::TaskMonitorLayer::new(&doctor));
+            }
             Some(doctor.start().unwrap())
         } else {
             struct Noop;
@@ -51,7 +56,6 @@ fn serve(with_doctor: bool, port_file: &str) {
             tracing_subscriber::registry().with(Noop).init();
             None
         };
-        let app = axum::Router::new().route("/", axum::routing::get(handler));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         std::fs::write(port_file, listener.local_addr().unwrap().port().to_string()).unwrap();
         axum::serve(listener, app).await.unwrap();
@@ -102,7 +106,7 @@ fn median(v: &mut [f64]) -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--serve") {
-        serve(args[2] == "doctor", &args[3]);
+        serve(&args[2], &args[3]);
         return;
     }
     let mut rounds = 5;
@@ -121,9 +125,10 @@ fn main() {
         std::process::exit(2);
     }
     let exe = std::env::current_exe().unwrap();
-    let mut results: [Vec<(f64, f64, f64)>; 2] = [Vec::new(), Vec::new()];
+    let modes = ["baseline", "doctor", "routes"];
+    let mut results: [Vec<(f64, f64, f64)>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     for round in 0..rounds {
-        for (i, mode) in ["baseline", "doctor"].iter().enumerate() {
+        for (i, mode) in modes.iter().enumerate() {
             let port_file = std::env::temp_dir()
                 .join(format!("tokio-doctor-bench-{}-{mode}", std::process::id()));
             let _ = std::fs::remove_file(&port_file);
@@ -166,39 +171,32 @@ fn main() {
     let pick = |i: usize, f: fn(&(f64, f64, f64)) -> f64| {
         median(&mut results[i].iter().map(f).collect::<Vec<_>>())
     };
-    let (b_rps, b_p99, b_rss) = (pick(0, |r| r.0), pick(0, |r| r.1), pick(0, |r| r.2));
-    let (d_rps, d_p99, d_rss) = (pick(1, |r| r.0), pick(1, |r| r.1), pick(1, |r| r.2));
+    let names = [
+        "registry + no-op layer",
+        "registry + tokio-doctor",
+        "registry + tokio-doctor + TaskMonitorLayer",
+    ];
     println!("\naxum on 1 worker, wrk -t1 -c64 -d{seconds}s, {rounds} interleaved rounds, medians");
-    println!("| server | req/s | p99 ms | RSS MiB |");
-    println!("|---|---:|---:|---:|");
     println!(
-        "| registry + no-op layer | {b_rps:.0} | {b_p99:.2} | {:.1} |",
-        b_rss / 1024.0
+        "| server | req/s | p99 ms | RSS MiB | req/s ratio | p99 ratio | paired req/s ratio |"
     );
-    println!(
-        "| registry + tokio-doctor | {d_rps:.0} | {d_p99:.2} | {:.1} |",
-        d_rss / 1024.0
-    );
-    println!(
-        "| ratio of medians (doctor / baseline) | {:.3} | {:.3} | {:.3} |",
-        d_rps / b_rps,
-        d_p99 / b_p99,
-        d_rss / b_rss
-    );
-    // Rounds run back to back, so pairing them cancels slow drifts of a
-    // shared machine.
-    let paired = |f: fn(&(f64, f64, f64)) -> f64| {
-        let mut r: Vec<f64> = results[1]
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let (b_rps, b_p99) = (pick(0, |r| r.0), pick(0, |r| r.1));
+    for (i, name) in names.iter().enumerate() {
+        let (rps, p99, rss) = (pick(i, |r| r.0), pick(i, |r| r.1), pick(i, |r| r.2));
+        // Rounds run back to back, so pairing them cancels slow drifts of a
+        // shared machine.
+        let mut paired: Vec<f64> = results[i]
             .iter()
             .zip(&results[0])
-            .map(|(d, b)| f(d) / f(b))
+            .map(|(d, b)| d.0 / b.0)
             .collect();
-        median(&mut r)
-    };
-    println!(
-        "| median of paired ratios | {:.3} | {:.3} | {:.3} |",
-        paired(|r| r.0),
-        paired(|r| r.1),
-        paired(|r| r.2)
-    );
+        println!(
+            "| {name} | {rps:.0} | {p99:.2} | {:.1} | {:.3} | {:.3} | {:.3} |",
+            rss / 1024.0,
+            rps / b_rps,
+            p99 / b_p99,
+            median(&mut paired)
+        );
+    }
 }

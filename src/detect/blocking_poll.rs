@@ -96,6 +96,10 @@ impl Detector for BlockingPoll {
             .collect()
     }
 
+    fn owns(&self, f: &Finding) -> bool {
+        f.kind == FindingKind::BlockingPoll && f.target != "route"
+    }
+
     fn sentence(&self, f: &Finding) -> String {
         let ev = |n| f.evidence(n).unwrap_or(0.0);
         let mut s = String::new();

@@ -7,6 +7,7 @@
 pub(crate) mod blocking_poll;
 pub(crate) mod connection_churn;
 pub(crate) mod queue_growth;
+pub(crate) mod route_slow_polls;
 
 use crate::finding::{Finding, FindingKind};
 use crate::state::Shared;
@@ -19,6 +20,11 @@ pub(crate) trait Detector: Send + Sync {
     fn check(&self, shared: &Shared) -> Vec<Finding>;
     /// One full sentence describing a single finding.
     fn sentence(&self, finding: &Finding) -> String;
+    /// Whether `finding` is one of this detector's (two detectors may share
+    /// a kind, as the span and route views of `blocking_poll` do).
+    fn owns(&self, finding: &Finding) -> bool {
+        finding.kind == self.kind()
+    }
     /// One sentence summarising several findings of this kind.
     fn summary(&self, findings: &[Finding]) -> String;
 }
@@ -27,6 +33,7 @@ pub(crate) trait Detector: Send + Sync {
 pub(crate) fn all() -> Vec<Box<dyn Detector>> {
     vec![
         Box::new(blocking_poll::BlockingPoll),
+        Box::new(route_slow_polls::RouteSlowPolls),
         Box::new(connection_churn::ConnectionChurn),
         Box::new(queue_growth::QueueGrowth),
     ]
@@ -48,11 +55,7 @@ pub(crate) fn summaries(findings: &[Finding]) -> Vec<String> {
     all()
         .iter()
         .filter_map(|d| {
-            let mine: Vec<Finding> = findings
-                .iter()
-                .filter(|f| f.kind == d.kind())
-                .cloned()
-                .collect();
+            let mine: Vec<Finding> = findings.iter().filter(|f| d.owns(f)).cloned().collect();
             (!mine.is_empty()).then(|| d.summary(&mine))
         })
         .collect()

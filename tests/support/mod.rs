@@ -83,11 +83,22 @@ pub fn unrelated_load() -> Load {
     Load(stop)
 }
 
-/// Burns CPU for `d` without yielding.
+/// Burns `d` of this thread's CPU time without yielding. CPU time, not wall
+/// time: on a busy CI host the thread may be preempted, and the doctor
+/// (rightly) does not count time spent waiting for a CPU.
 pub fn spin_for(d: Duration) -> u64 {
-    let start = Instant::now();
+    fn thread_cpu() -> Duration {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid clock id and a valid out pointer.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    }
+    let start = thread_cpu();
     let mut x = 0u64;
-    while start.elapsed() < d {
+    while thread_cpu() - start < d {
         for k in 0..1_000u64 {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(k);
         }
@@ -119,4 +130,23 @@ pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool
 /// Runs `f` on the runtime.
 pub fn run<F: Future>(rt: &Rt, f: F) -> F::Output {
     rt.block_on(f)
+}
+
+/// The 1-based line of the only line of `source` ending in the comment
+/// `// {marker}`: how a test names the `file:line` it expects without
+/// counting lines by hand.
+pub fn line_of(source: &str, marker: &str) -> u32 {
+    let comment = format!("// {marker}");
+    let lines: Vec<usize> = source
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim_end().ends_with(&comment))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "marker {comment:?} must end exactly one line"
+    );
+    lines[0] as u32
 }

@@ -1,0 +1,157 @@
+//! The tower middleware: a task monitor per route.
+
+use std::borrow::Cow;
+use std::panic::Location;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::state::Shared;
+
+/// What a route namer sees of a request.
+#[derive(Debug)]
+pub struct RouteInfo<'a> {
+    /// The request method.
+    pub method: &'a http::Method,
+    /// The request URI. Never use it whole as a route name: its
+    /// cardinality is unbounded (the label cap would fold it into `other`).
+    pub uri: &'a http::Uri,
+    /// The request extensions (axum's `MatchedPath` lives here).
+    pub extensions: &'a http::Extensions,
+}
+
+type Namer = Arc<dyn Fn(&RouteInfo<'_>) -> Option<Cow<'static, str>> + Send + Sync>;
+
+/// A tower [`Layer`] that wraps each request's future in a
+/// `tokio_metrics::TaskMonitor` chosen by route, and exports per-route
+/// executor health as `tokio_doctor_route_*{route}`. Requires the
+/// `middleware` feature.
+///
+/// The route is axum's matched path template (with the `axum` feature),
+/// else the name from [`route_fn`](Self::route_fn), else `unmatched`; at
+/// most the doctor's label cap of routes, then `other`. The slow-poll
+/// threshold is the doctor's blocking threshold, so the route view and the
+/// span view agree.
+///
+/// # Examples
+/// ```
+/// # #[cfg(feature = "axum")] {
+/// let doctor = tokio_doctor::Doctor::builder().no_endpoint().build()?;
+/// let app: axum::Router = axum::Router::new()
+///     .route("/users/{id}", axum::routing::get(|| async { "user" }))
+///     .layer(tokio_doctor::TaskMonitorLayer::new(&doctor));
+/// # }
+/// # Ok::<(), tokio_doctor::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct TaskMonitorLayer {
+    shared: Arc<Shared>,
+    namer: Option<Namer>,
+    location: &'static Location<'static>,
+}
+
+impl std::fmt::Debug for TaskMonitorLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskMonitorLayer")
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+impl TaskMonitorLayer {
+    /// Monitors requests for `doctor`; findings name the caller's
+    /// `file:line` as the place the middleware was installed.
+    #[track_caller]
+    pub fn new(doctor: &crate::Doctor) -> Self {
+        TaskMonitorLayer {
+            shared: doctor.shared.clone(),
+            namer: None,
+            location: Location::caller(),
+        }
+    }
+
+    /// Names routes with `f` when no matched path is known (plain hyper or
+    /// tower services). Return a template such as `"/users/{id}"`, not the
+    /// raw path; `None` counts as `unmatched`.
+    ///
+    /// # Examples
+    /// ```
+    /// # let doctor = tokio_doctor::Doctor::builder().no_endpoint().build()?;
+    /// let layer = tokio_doctor::TaskMonitorLayer::new(&doctor).route_fn(|req| {
+    ///     Some(if req.uri.path().starts_with("/api/") { "api".into() } else { "static".into() })
+    /// });
+    /// # Ok::<(), tokio_doctor::Error>(())
+    /// ```
+    pub fn route_fn(
+        mut self,
+        f: impl Fn(&RouteInfo<'_>) -> Option<Cow<'static, str>> + Send + Sync + 'static,
+    ) -> Self {
+        self.namer = Some(Arc::new(f));
+        self
+    }
+}
+
+impl<S> Layer<S> for TaskMonitorLayer {
+    type Service = TaskMonitorService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        TaskMonitorService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service [`TaskMonitorLayer`] produces.
+#[derive(Clone)]
+pub struct TaskMonitorService<S> {
+    inner: S,
+    layer: TaskMonitorLayer,
+}
+
+impl<S> std::fmt::Debug for TaskMonitorService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskMonitorService").finish_non_exhaustive()
+    }
+}
+
+impl<S, B> Service<http::Request<B>> for TaskMonitorService<S>
+where
+    S: Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = tokio_metrics::Instrumented<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let info = RouteInfo {
+            method: req.method(),
+            uri: req.uri(),
+            extensions: req.extensions(),
+        };
+        let route = route_of(&info, self.layer.namer.as_ref());
+        let shared = &self.layer.shared;
+        let monitor = shared.routes.monitor(
+            &route,
+            shared.config.label_cap,
+            shared.config.blocking_poll_threshold,
+            self.layer.location,
+        );
+        monitor.instrument(self.inner.call(req))
+    }
+}
+
+fn route_of(info: &RouteInfo<'_>, namer: Option<&Namer>) -> Cow<'static, str> {
+    #[cfg(feature = "axum")]
+    if let Some(p) = info.extensions.get::<axum::extract::MatchedPath>() {
+        return Cow::Owned(p.as_str().to_string());
+    }
+    namer
+        .and_then(|f| f(info))
+        .unwrap_or(Cow::Borrowed(super::UNMATCHED))
+}
