@@ -50,6 +50,12 @@ pub const DEFAULT_QUEUE_DEPTH_FLOOR: u64 = 100;
 /// Thirty seconds holds the spec's 20 requests even at under one a second.
 pub const DEFAULT_CHURN_WINDOW: Duration = Duration::from_secs(30);
 
+/// Default peak of live heap bytes in one span instance that counts as
+/// materializing a result (with the `alloc` feature). The seed's export
+/// held gigabytes; 64 MiB is well above what any request should hold at
+/// once and far below what takes a service down.
+pub const DEFAULT_MATERIALIZATION_BYTES: u64 = 64 << 20;
+
 /// Everything the doctor can be told. Built by [`crate::DoctorBuilder`] or
 /// [`crate::Doctor::from_env`].
 #[derive(Debug, Clone)]
@@ -67,6 +73,7 @@ pub(crate) struct Config {
     pub(crate) queue_depth_floor: u64,
     pub(crate) queue_limit: Option<u64>,
     pub(crate) churn_window: Duration,
+    pub(crate) materialization_bytes: u64,
 }
 
 impl Default for Config {
@@ -85,6 +92,7 @@ impl Default for Config {
             queue_depth_floor: DEFAULT_QUEUE_DEPTH_FLOOR,
             queue_limit: None,
             churn_window: DEFAULT_CHURN_WINDOW,
+            materialization_bytes: DEFAULT_MATERIALIZATION_BYTES,
         }
     }
 }

@@ -138,6 +138,15 @@ impl DoctorBuilder {
         self
     }
 
+    /// Peak live heap bytes of one span instance at or above which it is a
+    /// `materialization` finding (needs the `alloc` feature and
+    /// [`TrackingAllocator`](crate::alloc)). Default
+    /// [`DEFAULT_MATERIALIZATION_BYTES`](crate::DEFAULT_MATERIALIZATION_BYTES) (64 MiB).
+    pub fn materialization_threshold(mut self, bytes: u64) -> Self {
+        self.config.materialization_bytes = bytes;
+        self
+    }
+
     /// Validates the settings and builds the doctor.
     ///
     /// # Errors

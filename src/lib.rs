@@ -51,6 +51,9 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub mod alloc;
 mod config;
 pub mod connection;
 mod detect;
@@ -66,8 +69,9 @@ mod state;
 
 pub use config::{
     DEFAULT_BLOCKING_POLL_THRESHOLD, DEFAULT_CHURN_WINDOW, DEFAULT_LABEL_CAP,
-    DEFAULT_LAG_PROBE_INTERVAL, DEFAULT_LISTEN, DEFAULT_QUEUE_DEPTH_FLOOR, DEFAULT_QUEUE_WINDOW,
-    DEFAULT_SAMPLE_INTERVAL, DEFAULT_WATCHDOG_INTERVAL, ENV_VARS,
+    DEFAULT_LAG_PROBE_INTERVAL, DEFAULT_LISTEN, DEFAULT_MATERIALIZATION_BYTES,
+    DEFAULT_QUEUE_DEPTH_FLOOR, DEFAULT_QUEUE_WINDOW, DEFAULT_SAMPLE_INTERVAL,
+    DEFAULT_WATCHDOG_INTERVAL, ENV_VARS,
 };
 #[cfg(feature = "connections")]
 #[cfg_attr(docsrs, doc(cfg(feature = "connections")))]

@@ -53,6 +53,7 @@ fn metrics_and_report_are_served_and_bad_requests_get_clear_answers() {
         let expected = match m.source {
             Source::Doctor | Source::Runtime => true,
             Source::RuntimeUnstable => cfg!(tokio_unstable),
+            Source::Alloc => cfg!(feature = "alloc"),
         };
         let type_line = format!("# TYPE {} {}\n", m.name, m.kind.as_str());
         assert_eq!(body.contains(&type_line), expected, "{}", m.name);

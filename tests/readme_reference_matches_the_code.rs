@@ -15,6 +15,7 @@ fn metrics_block() -> String {
         };
         let needs = match m.source {
             Source::RuntimeUnstable => " *(tokio_unstable)*",
+            Source::Alloc => " *(alloc feature)*",
             _ => "",
         };
         out.push_str(&format!(

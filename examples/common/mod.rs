@@ -41,7 +41,7 @@ pub fn print_findings(doctor: &tokio_doctor::Doctor) {
     );
     for f in &report.findings {
         println!(
-            "  {:<14} {:<22} {:<28} {:>7} {:>10.3} {:>9.1}",
+            "  {:<24} {:<22} {:<36} {:>7} {:>10.3} {:>9.1}",
             f.kind.as_str(),
             f.span,
             f.location,

@@ -4,8 +4,12 @@
 //! [`Finding`]s. It runs off the hot path (on a scrape, a report or the
 //! sampler), so it may allocate and take locks.
 
+#[cfg(feature = "alloc")]
+pub(crate) mod allocation_amplification;
 pub(crate) mod blocking_poll;
 pub(crate) mod connection_churn;
+#[cfg(feature = "alloc")]
+pub(crate) mod materialization;
 pub(crate) mod queue_growth;
 pub(crate) mod route_slow_polls;
 
@@ -31,12 +35,29 @@ pub(crate) trait Detector: Send + Sync {
 
 /// Every detector of this build, in the spec's order.
 pub(crate) fn all() -> Vec<Box<dyn Detector>> {
-    vec![
+    let mut all: Vec<Box<dyn Detector>> = vec![
         Box::new(blocking_poll::BlockingPoll),
         Box::new(route_slow_polls::RouteSlowPolls),
         Box::new(connection_churn::ConnectionChurn),
         Box::new(queue_growth::QueueGrowth),
+    ];
+    all.extend(alloc_detectors());
+    all
+}
+
+/// The memory detectors (scenarios 6 and 10), with the `alloc` feature.
+#[cfg(feature = "alloc")]
+fn alloc_detectors() -> Vec<Box<dyn Detector>> {
+    vec![
+        Box::new(materialization::Materialization),
+        Box::new(allocation_amplification::AllocationAmplification),
     ]
+}
+
+/// Without the `alloc` feature there is nothing to attribute.
+#[cfg(not(feature = "alloc"))]
+fn alloc_detectors() -> Vec<Box<dyn Detector>> {
+    Vec::new()
 }
 
 /// Runs every detector; findings sorted by cost, highest first.

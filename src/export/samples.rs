@@ -60,10 +60,13 @@ impl Family {
         self
     }
     fn histogram(&mut self, bounds: &'static [f64], snap: &Snapshot) {
+        self.histogram_with(Vec::new(), bounds, snap);
+    }
+    fn histogram_with(&mut self, labels: Vec<String>, bounds: &'static [f64], snap: &Snapshot) {
         let mut counts = snap.counts.clone();
         counts.resize(bounds.len() + 1, 0);
         self.series.push(Series {
-            labels: Vec::new(),
+            labels,
             value: Value::Histogram {
                 bounds,
                 counts,
@@ -157,6 +160,8 @@ pub(crate) fn collect(
     fams.family("tokio_doctor_labels_folded_total")
         .scalar(vec![], shared.sites.folded.load(Relaxed) as f64);
 
+    #[cfg(feature = "alloc")]
+    alloc_families(&mut fams, shared);
     route_families(&mut fams, shared);
     queue_families(&mut fams, shared);
     peer_families(&mut fams);
@@ -280,6 +285,41 @@ fn route_families(fams: &mut Families, shared: &Shared) {
         let f = fams.family(name);
         for (route, m) in &routes {
             f.scalar(vec![route.clone()], get(m));
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+fn alloc_families(fams: &mut Families, shared: &Shared) {
+    let sites: Vec<_> = shared
+        .sites
+        .iter()
+        .filter(|(_, s, _)| s.alloc.instances.load(Relaxed) > 0)
+        .map(|(_, s, m)| (vec![m.span.clone(), m.location.clone()], &s.alloc))
+        .collect();
+    let f = fams.family("tokio_doctor_span_allocated_bytes_total");
+    for (labels, a) in &sites {
+        f.scalar(labels.clone(), a.allocated.load(Relaxed) as f64);
+    }
+    let f = fams.family("tokio_doctor_span_allocations_total");
+    for (labels, a) in &sites {
+        f.scalar(labels.clone(), a.allocations.load(Relaxed) as f64);
+    }
+    let f = fams.family("tokio_doctor_span_peak_bytes");
+    for (labels, a) in &sites {
+        // Snapshot's sum is in nanoseconds, for time histograms; this one
+        // counts bytes, so its sum is set directly below.
+        let snap = Snapshot {
+            counts: a.peak_buckets.iter().map(|b| b.load(Relaxed)).collect(),
+            sum_ns: 0,
+        };
+        f.histogram_with(labels.clone(), &crate::alloc::PEAK_BUCKETS, &snap);
+        if let Some(Series {
+            value: Value::Histogram { sum, .. },
+            ..
+        }) = f.series.last_mut()
+        {
+            *sum = a.peak_sum.load(Relaxed) as f64;
         }
     }
 }

@@ -38,6 +38,8 @@ pub enum Source {
     Runtime,
     /// A tokio runtime metric that needs `--cfg tokio_unstable`.
     RuntimeUnstable,
+    /// Memory attribution: needs the `alloc` feature.
+    Alloc,
 }
 
 /// One metric family.
@@ -313,6 +315,31 @@ pub const METRICS: &[MetricDef] = &[
         &["route"],
         "Seconds from a request's start to its first poll, summed; divide by requests.",
     ),
+    MetricDef {
+        name: "tokio_doctor_span_allocated_bytes_total",
+        kind: Counter,
+        labels: SITE,
+        help: "Heap bytes allocated inside closed span instances, by call site (alloc feature).",
+        source: Source::Alloc,
+        tokio_metrics_field: None,
+    },
+    MetricDef {
+        name: "tokio_doctor_span_allocations_total",
+        kind: Counter,
+        labels: SITE,
+        help: "Heap allocations inside closed span instances, by call site (alloc feature).",
+        source: Source::Alloc,
+        tokio_metrics_field: None,
+    },
+    MetricDef {
+        name: "tokio_doctor_span_peak_bytes",
+        kind: Histogram,
+        labels: SITE,
+        help: "Peak live heap bytes of each closed span instance, by call site (alloc feature). \
+               Mass above 64 MiB is a result materialized instead of streamed.",
+        source: Source::Alloc,
+        tokio_metrics_field: None,
+    },
     rt(
         "workers_count",
         "tokio_doctor_runtime_workers",

@@ -4,6 +4,7 @@
 //! [`thread_state`]); per span it resolves the site once when the span is
 //! created. Everything that reasons about the numbers runs elsewhere.
 
+mod alloc_hooks;
 pub(crate) mod sites;
 pub(crate) mod thread_state;
 
@@ -145,10 +146,14 @@ where
         // An ordinary span's site is a function of its static callsite and
         // is found again on its first enter per thread: nothing is stored,
         // nothing allocated. Only tokio's task spans carry their site (the
-        // spawn location) in field values, so only they get state.
-        let Some(site) = self.site_of_task_span(attrs) else {
-            return;
-        };
+        // spawn location) in field values, so only they get state (and,
+        // with memory attribution on, every span gets its counters).
+        let task_site = self.site_of_task_span(attrs);
+        if cfg!(feature = "alloc") {
+            let site = task_site.unwrap_or_else(|| self.site_of_callsite(attrs.metadata()));
+            alloc_hooks::on_new_span(site, attrs, id, &ctx);
+        }
+        let Some(site) = task_site else { return };
         if let Some(span) = ctx.span(id) {
             self.shared.live_spans.fetch_add(1, Relaxed);
             span.extensions_mut().insert(SpanState {
@@ -158,16 +163,26 @@ where
         }
     }
 
+    fn on_record(&self, id: &Id, values: &tracing_core::span::Record<'_>, ctx: Context<'_, S>) {
+        alloc_hooks::on_record(id, values, &ctx);
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        alloc_hooks::on_close(&self.shared, &id, &ctx);
+    }
+
     #[inline]
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         let now = self.clock.raw();
         with_state(self.owner, &self.shared, |st| {
             st.enter(id.into_u64(), now, || self.site_of_existing(id, &ctx))
         });
+        alloc_hooks::on_enter(id, &ctx);
     }
 
     #[inline]
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        alloc_hooks::on_exit(id);
         let now = self.clock.raw();
         let slow = with_state(self.owner, &self.shared, |st| {
             st.exit(id.into_u64(), now, &self.clock, self.threshold_ns)

@@ -38,6 +38,8 @@ pub(crate) struct BlockingStats {
 pub(crate) struct Site {
     pub(crate) meta: OnceLock<SiteMeta>,
     pub(crate) blocking: BlockingStats,
+    #[cfg(feature = "alloc")]
+    pub(crate) alloc: crate::alloc::SiteAlloc,
 }
 
 /// The table of sites of one doctor.
