@@ -30,7 +30,10 @@ fn blocking_io_in_an_async_span_is_reported() {
     let found = support::of_kind(&doctor, FindingKind::BlockingPoll);
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].span, "read_config_file");
-    assert!(found[0].evidence("blocked_seconds").unwrap() >= 0.025);
+    // 30 ms asleep in the kernel, less any wait for a CPU after waking up
+    // on a busy host; at least the 10 ms threshold by definition.
+    let blocked = found[0].evidence("blocked_seconds").unwrap();
+    assert!((0.01..=0.5).contains(&blocked), "{blocked}");
 }
 
 #[test]
