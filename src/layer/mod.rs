@@ -142,6 +142,13 @@ where
         Interest::always()
     }
 
+    fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        // Interest::never above is combined with other dispatchers' interest
+        // in the same callsite; refuse these here too so they are never
+        // created, whatever the others said.
+        !(self.shared.config.ignore_tokio_resource_spans && is_tokio_resource(meta))
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         // An ordinary span's site is a function of its static callsite and
         // is found again on its first enter per thread: nothing is stored,

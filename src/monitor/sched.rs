@@ -80,12 +80,16 @@ impl NoteCell {
     }
 }
 
-/// The watchdog's notes of one worker thread: a baseline renewed every
-/// [`REFRESH_NS`] between polls, and the first note of a long poll.
+/// The watchdog's notes of one worker thread: baselines renewed every
+/// [`REFRESH_NS`] whatever the thread is doing (the two latest are kept, so
+/// a poll that began before the newest one still has the one before), and
+/// the first note of a long poll.
 #[derive(Debug, Default)]
 pub(crate) struct SchedSample {
     tid: Option<i32>,
-    base: NoteCell,
+    bases: [NoteCell; 2],
+    /// Which of `bases` was written last.
+    newest: std::sync::atomic::AtomicUsize,
     in_poll: NoteCell,
 }
 
@@ -103,13 +107,10 @@ impl SchedSample {
         let Some(tid) = self.tid else { return };
         let long_poll = poll != 0 && clock.delta_as_nanos(poll, now) >= LONG_POLL_NS;
         let note_poll = long_poll && self.in_poll.poll.load(Relaxed) != poll;
-        // The baseline is renewed only between polls, so it always predates
-        // the poll it will serve.
-        let renew_base = poll == 0
-            && self
-                .base
-                .read()
-                .is_none_or(|n| clock.delta_as_nanos(n.tick, now) >= REFRESH_NS);
+        let newest = self.newest.load(Relaxed);
+        let renew_base = self.bases[newest]
+            .read()
+            .is_none_or(|n| clock.delta_as_nanos(n.tick, now) >= REFRESH_NS);
         if !note_poll && !renew_base {
             return;
         }
@@ -118,7 +119,10 @@ impl SchedSample {
             self.in_poll.write(poll, now, t);
         }
         if renew_base {
-            self.base.write(poll, now, t);
+            // Overwrite the older note; the newest one stays readable.
+            let next = 1 - newest;
+            self.bases[next].write(poll, now, t);
+            self.newest.store(next, Relaxed);
         }
     }
 
@@ -131,7 +135,13 @@ impl SchedSample {
     /// preempted poll must never be blamed on the code.
     pub(crate) fn on_cpu_ns(&self, since: u64, wall_ns: u64) -> u64 {
         let Some(tid) = self.tid else { return wall_ns };
-        let base = self.base.read().filter(|n| n.tick <= since);
+        // The latest baseline taken before the poll began.
+        let base = self
+            .bases
+            .iter()
+            .filter_map(NoteCell::read)
+            .filter(|n| n.tick <= since)
+            .max_by_key(|n| n.tick);
         let in_poll = self.in_poll.read().filter(|n| n.poll == since);
         if base.is_none() && in_poll.is_none() {
             return wall_ns;
@@ -236,11 +246,14 @@ mod tests {
     fn a_note_taken_before_a_poll_is_its_baseline() {
         let clock = quanta::Clock::new();
         let s = SchedSample::for_current_thread();
-        assert!(s.base.read().is_none(), "no note yet");
+        assert!(s.bases.iter().all(|b| b.read().is_none()), "no note yet");
         let t0 = clock.raw();
         s.sample(&clock, 0, t0);
         let since = clock.raw().max(t0 + 1);
-        assert!(s.base.read().is_some_and(|n| n.tick <= since));
+        assert!(s
+            .bases
+            .iter()
+            .any(|b| b.read().is_some_and(|n| n.tick <= since)));
         // Waiting in a syscall is not waiting for a CPU.
         std::thread::sleep(std::time::Duration::from_millis(20));
         let on_cpu = s.on_cpu_ns(since, 20_000_000);
