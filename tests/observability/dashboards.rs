@@ -628,7 +628,8 @@ fn overview() -> Value {
             timeseries(
                 "Live tasks, by instance",
                 "short",
-                "Tasks alive in each instance's runtime.",
+                "Tasks alive in each instance's runtime. It must follow load; growth with \
+                 uptime is a task leak or a task explosion.",
             )
             .q(
                 format!(
