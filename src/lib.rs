@@ -38,7 +38,8 @@
 //! - detectors turn that state into [`Finding`]s: kind, call site
 //!   (`span`, `file:line`), cost, and the fix.
 //! - [`export`]: one table of metrics, rendered as Prometheus text at
-//!   `/metrics`, the report as JSON at `/doctor`.
+//!   `/metrics`, the report as an HTML page at `/doctor` and as JSON at
+//!   `/doctor.json`; the `tokio-doctor` binary prints it in a terminal.
 //!
 //! ## Stable and `tokio_unstable`
 //! Everything works on stable tokio from user spans (`#[instrument]`,

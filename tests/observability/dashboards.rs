@@ -415,7 +415,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
 
 fn findings_by_site(kinds: &str) -> Panel {
     timeseries(
-        "Findings per second, by call site",
+        &format!("Findings per second: {}", kinds.replace('|', ", ")),
         "ops",
         &format!(
             "Rate of findings of kind {kinds}, summed over the selected instances, by call \
