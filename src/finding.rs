@@ -123,7 +123,9 @@ pub enum Severity {
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Evidence {
-    /// What was measured, in snake_case.
+    /// What was measured, in snake_case, ending with its unit when it has
+    /// one (`blocked_seconds`, `peak_bytes`; a bare count otherwise), so
+    /// the `evidence` label of `tokio_doctor_finding_evidence` says its unit.
     pub name: &'static str,
     /// The value, in `unit`.
     pub value: f64,

@@ -40,7 +40,8 @@
 //!   executor), `queue_growth` (see [`queue`]) and `connection_churn` (see
 //!   [`connection`]).
 //! - [`export`]: one table of metrics, rendered as Prometheus text at
-//!   `/metrics`, the report as JSON at `/doctor`.
+//!   `/metrics`, the report as an HTML page at `/doctor` and as JSON at
+//!   `/doctor.json`; the `tokio-doctor` binary prints it in a terminal.
 //!
 //! ## Stable and `tokio_unstable`
 //! Everything works on stable tokio from user spans (`#[instrument]`,

@@ -82,6 +82,8 @@ pub(crate) struct Shared {
     /// Largest lag seen since the last scrape, in nanoseconds.
     pub(crate) lag_max_ns: AtomicU64,
     pub(crate) lag_max_last_ns: AtomicU64,
+    /// Lag per sampler interval over the last minutes, for the report page.
+    pub(crate) lag_history: Mutex<crate::monitor::lag::LagHistory>,
     /// Stalls the watchdog has counted, per site.
     pub(crate) stall_counts: Mutex<std::collections::BTreeMap<u32, u64>>,
     pub(crate) runtime: RuntimeRecorder,
@@ -114,6 +116,7 @@ impl Shared {
             lag: SharedHistogram::default(),
             lag_max_ns: AtomicU64::new(0),
             lag_max_last_ns: AtomicU64::new(0),
+            lag_history: Mutex::new(Default::default()),
             stall_counts: Mutex::new(Default::default()),
             runtime: RuntimeRecorder::default(),
             routes: Default::default(),

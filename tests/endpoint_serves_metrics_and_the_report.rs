@@ -1,4 +1,4 @@
-//! The HTTP endpoint: /metrics in Prometheus text, /doctor as JSON, clear
+//! The HTTP endpoint: /metrics in Prometheus text, /doctor as a page or JSON, clear
 //! answers to bad requests, and a clear error when the port is taken.
 mod support;
 
@@ -76,7 +76,7 @@ fn metrics_and_report_are_served_and_bad_requests_get_clear_answers() {
         );
     }
 
-    let (status, head, body) = get(addr, "/doctor");
+    let (status, head, body) = get(addr, "/doctor.json");
     assert_eq!(status, 200);
     assert!(head.contains("application/json"));
     let report: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -85,9 +85,22 @@ fn metrics_and_report_are_served_and_bad_requests_get_clear_answers() {
         report["event_loop_lag"]["samples"].as_u64().unwrap() > 0,
         "{body}"
     );
-    let (status, _, body2) = get(addr, "/doctor.json?x=1");
+    assert!(report["lag_history"].is_array(), "{body}");
+    let (status, _, body2) = request(
+        addr,
+        "GET /doctor?x=1 HTTP/1.1\r\nAccept: application/json\r\n\r\n",
+    );
     assert_eq!(status, 200);
     assert!(body2.contains("\"findings\""));
+    // Without asking for JSON, /doctor is the page.
+    let (status, head, page) = get(addr, "/doctor");
+    assert_eq!(status, 200);
+    assert!(head.contains("text/html"), "{head}");
+    assert!(
+        head.contains("Content-Security-Policy: default-src 'none'"),
+        "{head}"
+    );
+    assert!(page.contains("<h1>tokio-doctor</h1>") && page.contains("Event-loop lag"));
 
     assert_eq!(get(addr, "/nope").0, 404);
     assert_eq!(request(addr, "POST /metrics HTTP/1.1\r\n\r\n").0, 405);

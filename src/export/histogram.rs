@@ -112,6 +112,17 @@ impl Snapshot {
         self.sum_ns = self.sum_ns.wrapping_add(other.sum_ns);
     }
 
+    /// What was recorded after `earlier` was taken, `earlier` being an
+    /// older snapshot of the same histogram.
+    pub(crate) fn since(&self, earlier: &Snapshot) -> Snapshot {
+        let mut out = self.clone();
+        for (a, b) in out.counts.iter_mut().zip(&earlier.counts) {
+            *a = a.wrapping_sub(*b);
+        }
+        out.sum_ns = out.sum_ns.wrapping_sub(earlier.sum_ns);
+        out
+    }
+
     pub(crate) fn count(&self) -> u64 {
         self.counts.iter().sum()
     }

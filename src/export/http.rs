@@ -1,5 +1,6 @@
-//! The HTTP endpoint: `/metrics` (Prometheus text) and `/doctor` (the
-//! report as JSON).
+//! The HTTP endpoint: `/metrics` (Prometheus text), `/doctor` (the report
+//! as an HTML page, or JSON when asked with `Accept: application/json`) and
+//! `/doctor.json` (the report as JSON).
 //!
 //! A deliberately small HTTP/1.1 server: one request per connection, a
 //! bounded request head, a deadline per connection and a cap on concurrent
@@ -88,6 +89,10 @@ pub(crate) fn route(req: Option<Request<'_>>, shared: &Shared) -> (u16, &'static
     }
     match req.path {
         "/metrics" => (200, super::text::CONTENT_TYPE, super::render_prometheus(shared)),
+        "/doctor" if !req.accept_json => {
+            let report = super::report::build(shared);
+            (200, super::page::CONTENT_TYPE, super::page::render(&report))
+        }
         "/doctor" | "/doctor.json" => {
             let report = super::report::build(shared);
             let body = serde_json::to_string_pretty(&report).unwrap_or_else(|_| "{}".into());
@@ -96,7 +101,8 @@ pub(crate) fn route(req: Option<Request<'_>>, shared: &Shared) -> (u16, &'static
         "/" => (
             200,
             TEXT,
-            "tokio-doctor\n  /metrics      Prometheus metrics\n  /doctor       findings report (JSON)\n"
+            "tokio-doctor\n  /metrics      Prometheus metrics\n  /doctor       findings report (HTML page)\n  \
+             /doctor.json  findings report (JSON)\n"
                 .into(),
         ),
         _ => (404, TEXT, "not found; try /metrics or /doctor\n".into()),
@@ -130,9 +136,17 @@ async fn handle(mut socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
         405 => "Method Not Allowed",
         _ => "Error",
     };
+    let csp = if content_type == super::page::CONTENT_TYPE {
+        format!(
+            "Content-Security-Policy: {}\r\n",
+            super::page::CONTENT_SECURITY_POLICY
+        )
+    } else {
+        String::new()
+    };
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+         Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n{csp}Connection: close\r\n\r\n",
         body.len()
     );
     socket.write_all(head.as_bytes()).await?;

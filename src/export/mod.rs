@@ -3,6 +3,7 @@
 
 pub(crate) mod histogram;
 pub(crate) mod http;
+mod page;
 pub(crate) mod push;
 pub(crate) mod report;
 pub(crate) mod runtime_recorder;
@@ -10,7 +11,7 @@ pub(crate) mod samples;
 mod table;
 pub(crate) mod text;
 
-pub use report::{LagSummary, Report};
+pub use report::{LagPoint, LagSummary, Report};
 pub use table::{metric, MetricDef, MetricType, Source, METRICS};
 
 use crate::state::Shared;

@@ -1,4 +1,5 @@
-//! The report behind `/doctor`: findings ranked by cost, with the lag.
+//! The report behind `/doctor`: findings ranked by cost, with the lag and
+//! its history over the last minutes.
 
 use serde::Serialize;
 
@@ -17,6 +18,22 @@ pub struct LagSummary {
     /// Largest lag in the last sampler interval, in seconds.
     pub max_seconds: f64,
     /// Probe samples taken since start.
+    pub samples: u64,
+}
+
+/// The event-loop lag of one sampler interval (one second by default): a
+/// point of the "last minutes" chart on the `/doctor` page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LagPoint {
+    /// Seconds since the doctor was built, at the end of the interval.
+    pub uptime_seconds: f64,
+    /// 99th percentile lag of the interval's probe samples, in seconds
+    /// (upper bound of its bucket); `None` when the probe took no sample
+    /// (a runtime blocked for the whole interval, or before it started).
+    pub p99_seconds: Option<f64>,
+    /// Largest lag of the interval, in seconds.
+    pub max_seconds: f64,
+    /// Probe samples taken in the interval.
     pub samples: u64,
 }
 
@@ -46,6 +63,9 @@ pub struct Report {
     pub stalled_polls: usize,
     /// Polls timed since start.
     pub polls: u64,
+    /// The lag over the last minutes, one point per sampler interval,
+    /// oldest first: ten minutes at the default one-second interval.
+    pub lag_history: Vec<LagPoint>,
 }
 
 pub(crate) fn build(shared: &Shared) -> Report {
@@ -68,5 +88,6 @@ pub(crate) fn build(shared: &Shared) -> Report {
         },
         stalled_polls: shared.running_stalls().len(),
         polls: shared.poll_histogram().count(),
+        lag_history: crate::state::lock(&shared.lag_history).points(),
     }
 }

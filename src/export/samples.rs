@@ -97,6 +97,28 @@ pub(crate) fn collect(
         f.scalar(labels, finding.count as f64);
     }
 
+    let f = fams.family("tokio_doctor_finding_cost_seconds");
+    for finding in findings {
+        let labels = vec![
+            finding.kind.as_str().into(),
+            finding.span.clone(),
+            finding.location.clone(),
+        ];
+        f.scalar(labels, finding.cost_seconds);
+    }
+    let f = fams.family("tokio_doctor_finding_evidence");
+    for finding in findings {
+        for e in &finding.evidence {
+            let labels = vec![
+                finding.kind.as_str().into(),
+                finding.span.clone(),
+                finding.location.clone(),
+                e.name.into(),
+            ];
+            f.scalar(labels, e.value);
+        }
+    }
+
     let mut blocked = Vec::new();
     for (_, site, meta) in shared.sites.iter() {
         let polls = site.blocking.polls.load(Relaxed);

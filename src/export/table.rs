@@ -122,6 +122,21 @@ pub const METRICS: &[MetricDef] = &[
          pattern is happening now; see /doctor for the evidence and the fix.",
     ),
     doctor(
+        "tokio_doctor_finding_cost_seconds",
+        Gauge,
+        &["kind", "span", "location"],
+        "What each finding has cost since start, in seconds (blocked, idle while held, \
+         avoidable, ...): the figure /doctor ranks findings by. Compare call sites with topk().",
+    ),
+    doctor(
+        "tokio_doctor_finding_evidence",
+        Gauge,
+        &["kind", "span", "location", "evidence"],
+        "Every evidence figure of every finding, as /doctor shows it, in the base unit its \
+         name ends with (_seconds, _bytes; a count otherwise). One series per figure of a \
+         finding, so it is bounded by the label cap times a handful.",
+    ),
+    doctor(
         "tokio_doctor_blocking_poll_seconds_total",
         Counter,
         SITE,

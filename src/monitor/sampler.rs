@@ -1,6 +1,7 @@
 //! The sampler: once per `sample_interval`, reads the runtime's metrics
 //! through tokio-metrics, folds away exited threads, rotates the lag
-//! maximum, and (when asked) pushes everything into the global recorder.
+//! maximum, notes the interval's lag in the history the report page
+//! draws, and (when asked) pushes everything into the global recorder.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -24,9 +25,13 @@ pub(crate) async fn run(shared: Arc<Shared>, handle: tokio::runtime::Handle) {
         shared.retire_exited_threads();
         crate::detect::queue_growth::sample(&shared);
         crate::detect::connection_churn::sample(&shared);
-        shared
-            .lag_max_last_ns
-            .store(shared.lag_max_ns.swap(0, Relaxed), Relaxed);
+        let lag_max_ns = shared.lag_max_ns.swap(0, Relaxed);
+        shared.lag_max_last_ns.store(lag_max_ns, Relaxed);
+        crate::state::lock(&shared.lag_history).record(
+            shared.created.elapsed().as_secs_f64(),
+            shared.lag.snapshot(),
+            lag_max_ns,
+        );
         if shared.config.use_global_recorder {
             crate::export::push_to_global_recorder(&shared);
         }
