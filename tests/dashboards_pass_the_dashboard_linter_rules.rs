@@ -32,6 +32,8 @@ const UNITS: &[&str] = &[
     "percentunit",
     "bytes",
     "suffix: items/s",
+    "reqps",
+    "Bps",
 ];
 
 const AGGREGATIONS: &[&str] = &[

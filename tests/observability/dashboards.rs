@@ -1062,7 +1062,92 @@ fn detectors() -> Value {
             )
             .size(8, 8),
         ),
+        Item::Row("Routes and jobs: TaskMonitorLayer and monitor_job"),
+        Item::Panel(
+            timeseries(
+                "Slow-poll ratio by route",
+                "percentunit",
+                "Share of each route's (or job's) polls longer than the blocking threshold, over \
+                 the selected instances. A route that blocks the executor reads high; the \
+                 others only suffer its scheduling delay.",
+            )
+            .q(
+                format!(
+                    "sum by (route) ({}) / sum by (route) ({})",
+                    rate("tokio_doctor_route_slow_polls_total", ""),
+                    rate("tokio_doctor_route_polls_total", "")
+                ),
+                "{{route}}",
+            )
+            .size(8, 8),
+        ),
+        Item::Panel(
+            timeseries(
+                "Requests per second by route",
+                "reqps",
+                "Requests (or job runs) started per second per route, summed over the selected \
+                 instances.",
+            )
+            .q(
+                format!(
+                    "sum by (route) ({})",
+                    rate("tokio_doctor_route_requests_total", "")
+                ),
+                "{{route}}",
+            )
+            .size(8, 8),
+        ),
+        Item::Panel(
+            timeseries(
+                "Mean scheduling delay by route",
+                "s",
+                "Mean time from wake to poll of each route's futures, over the selected \
+                 instances: what a blocked or busy executor costs every route.",
+            )
+            .q(
+                format!(
+                    "sum by (route) ({}) / sum by (route) ({})",
+                    rate("tokio_doctor_route_scheduled_seconds_total", ""),
+                    rate("tokio_doctor_route_scheduled_total", "")
+                ),
+                "{{route}}",
+            )
+            .size(8, 8),
+        ),
         Item::Row("materialization, allocation_amplification: memory per span"),
+        Item::Panel(
+            timeseries(
+                "Peak heap per span instance (p99)",
+                "bytes",
+                "99th percentile of the peak live heap bytes of each call site's span \
+                 instances, over the selected instances (alloc feature). Above 64 MiB a result \
+                 is materialized instead of streamed.",
+            )
+            .q(
+                format!(
+                    "histogram_quantile(0.99, sum by (le, span, location) ({}))",
+                    rate("tokio_doctor_span_peak_bytes_bucket", "")
+                ),
+                "{{span}} {{location}}",
+            )
+            .size(8, 8),
+        ),
+        Item::Panel(
+            timeseries(
+                "Heap bytes allocated per second by span",
+                "Bps",
+                "Bytes allocated inside each call site's spans per second, summed over the \
+                 selected instances (alloc feature).",
+            )
+            .q(
+                format!(
+                    "sum by (span, location) ({})",
+                    rate("tokio_doctor_span_allocated_bytes_total", "")
+                ),
+                "{{span}} {{location}}",
+            )
+            .size(8, 8),
+        ),
         Item::Panel(findings_by_site(memory)),
         Item::Panel(evidence(
             memory,
