@@ -1,7 +1,7 @@
 //! Cost of `TrackingAllocator` per allocation, in one run.
 //!
 //! ```text
-//! cargo run --release -p tokio-doctor-bench --bin alloc-overhead
+//! cargo run --release -p tokio-doctor-bench --features alloc --bin alloc-overhead
 //! ```
 //!
 //! Allocates and frees 64-byte blocks in a loop: straight through `System`

@@ -38,13 +38,16 @@ mod imp {
         fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
     }
 
+    /// Whether spans need allocation counters: only once a
+    /// TrackingAllocator is the global allocator.
+    pub(crate) fn active() -> bool {
+        alloc::installed()
+    }
+
     pub(crate) fn on_new_span<S>(site: u32, attrs: &Attributes<'_>, id: &Id, ctx: &Context<'_, S>)
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        if !alloc::installed() {
-            return;
-        }
         let block = Arc::new(AllocBlock::default());
         if attrs.metadata().fields().field("items").is_some() {
             let mut items = Items(None);
@@ -122,6 +125,10 @@ mod imp {
 
     use crate::state::Shared;
 
+    #[inline(always)]
+    pub(crate) fn active() -> bool {
+        false
+    }
     #[inline(always)]
     pub(crate) fn on_new_span<S>(_: u32, _: &Attributes<'_>, _: &Id, _: &Context<'_, S>) {}
     #[inline(always)]

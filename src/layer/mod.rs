@@ -156,7 +156,7 @@ where
         // spawn location) in field values, so only they get state (and,
         // with memory attribution on, every span gets its counters).
         let task_site = self.site_of_task_span(attrs);
-        if cfg!(feature = "alloc") {
+        if alloc_hooks::active() {
             let site = task_site.unwrap_or_else(|| self.site_of_callsite(attrs.metadata()));
             alloc_hooks::on_new_span(site, attrs, id, &ctx);
         }

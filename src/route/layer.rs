@@ -146,12 +146,15 @@ where
     }
 }
 
-fn route_of(info: &RouteInfo<'_>, namer: Option<&Namer>) -> Cow<'static, str> {
+/// The route of a request, borrowed from it where possible: looking a
+/// monitor up by `&str` allocates nothing per request.
+fn route_of<'a>(info: &RouteInfo<'a>, namer: Option<&Namer>) -> Cow<'a, str> {
     #[cfg(feature = "axum")]
     if let Some(p) = info.extensions.get::<axum::extract::MatchedPath>() {
-        return Cow::Owned(p.as_str().to_string());
+        return Cow::Borrowed(p.as_str());
     }
-    namer
-        .and_then(|f| f(info))
-        .unwrap_or(Cow::Borrowed(super::UNMATCHED))
+    match namer.and_then(|f| f(info)) {
+        Some(name) => name,
+        None => Cow::Borrowed(super::UNMATCHED),
+    }
 }
