@@ -1,0 +1,48 @@
+//! `Doctor::monitor_job`: a named background task shows up beside the
+//! routes, and one that blocks its worker becomes a finding by its name.
+mod support;
+
+use std::time::Duration;
+
+use tokio_doctor::FindingKind;
+
+#[test]
+fn a_blocking_consumer_is_named_and_a_patient_one_is_not() {
+    let doctor = support::doctor();
+    let rt = support::runtime(&doctor);
+    rt.block_on(async {
+        let _running = doctor.start().unwrap();
+        let _load = support::unrelated_load();
+        // Bad: handles each message with 15 ms of CPU on the worker.
+        let greedy = doctor.monitor_job("thumbnail-consumer", async {
+            for _ in 0..8 {
+                support::spin_for(Duration::from_millis(15));
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        // Fixed: the same work on the blocking pool.
+        let patient = doctor.monitor_job("email-consumer", async {
+            for _ in 0..8 {
+                tokio::task::spawn_blocking(|| support::spin_for(Duration::from_millis(15)))
+                    .await
+                    .unwrap();
+            }
+        });
+        let (a, b) = tokio::join!(tokio::spawn(greedy), tokio::spawn(patient));
+        a.unwrap();
+        b.unwrap();
+    });
+    let found: Vec<_> = support::of_kind(&doctor, FindingKind::BlockingPoll)
+        .into_iter()
+        .filter(|f| f.target == "route")
+        .collect();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].span, "thumbnail-consumer");
+    assert!(found[0].location.starts_with(file!()));
+    let text = doctor.render_prometheus();
+    assert!(
+        text.contains("tokio_doctor_route_requests_total{route=\"email-consumer\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("tokio_doctor_route_slow_polls_total{route=\"email-consumer\"} 0"));
+}
