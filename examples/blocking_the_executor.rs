@@ -47,25 +47,7 @@ async fn login(fixed: bool) -> u64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let mut fixed = false;
-    let mut seconds = 6u64;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--fixed" => fixed = true,
-            "--seconds" => match args.next().and_then(|v| v.parse().ok()) {
-                Some(s) if s > 0 && s <= 3600 => seconds = s,
-                _ => {
-                    eprintln!("--seconds needs a number from 1 to 3600");
-                    std::process::exit(2);
-                }
-            },
-            other => {
-                eprintln!("unknown argument {other:?}; use --fixed and/or --seconds N");
-                std::process::exit(2);
-            }
-        }
-    }
+    let common::Args { fixed, seconds } = common::args(6);
     let doctor = tokio_doctor::Doctor::builder()
         .no_endpoint()
         .build()

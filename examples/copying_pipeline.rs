@@ -23,14 +23,7 @@ static ALLOC: TrackingAllocator = TrackingAllocator::system();
 const ITEMS: u64 = 1_000_000;
 
 fn main() {
-    let fixed = match std::env::args().nth(1).as_deref() {
-        None => false,
-        Some("--fixed") => true,
-        Some(other) => {
-            eprintln!("unknown argument {other:?}; use --fixed");
-            std::process::exit(2);
-        }
-    };
+    let fixed = common::args(1).fixed;
     let doctor = tokio_doctor::Doctor::builder()
         .no_endpoint()
         .build()

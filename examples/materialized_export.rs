@@ -35,14 +35,7 @@ fn to_json((id, body): &(u64, String)) -> String {
 }
 
 fn main() {
-    let fixed = match std::env::args().nth(1).as_deref() {
-        None => false,
-        Some("--fixed") => true,
-        Some(other) => {
-            eprintln!("unknown argument {other:?}; use --fixed");
-            std::process::exit(2);
-        }
-    };
+    let fixed = common::args(1).fixed;
     let doctor = tokio_doctor::Doctor::builder()
         .no_endpoint()
         .build()

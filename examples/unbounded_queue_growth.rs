@@ -23,25 +23,7 @@ use std::time::{Duration, Instant};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let mut fixed = false;
-    let mut seconds = 15u64;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--fixed" => fixed = true,
-            "--seconds" => match args.next().and_then(|v| v.parse().ok()) {
-                Some(s) if (1..=3600).contains(&s) => seconds = s,
-                _ => {
-                    eprintln!("--seconds needs a number from 1 to 3600");
-                    std::process::exit(2);
-                }
-            },
-            other => {
-                eprintln!("unknown argument {other:?}; use --fixed and/or --seconds N");
-                std::process::exit(2);
-            }
-        }
-    }
+    let common::Args { fixed, seconds } = common::args(15);
     let doctor = tokio_doctor::Doctor::builder()
         .no_endpoint()
         .queue_limit(20_000)

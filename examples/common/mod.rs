@@ -81,3 +81,37 @@ pub async fn get(conn: &mut tokio::net::TcpStream, path: &str, buf: &mut Vec<u8>
         }
     }
 }
+
+/// The options every scenario example takes: `--fixed` runs the fixed
+/// shape, `--seconds N` (1..=3600) how long. Exits with a clear message on
+/// anything else.
+pub struct Args {
+    pub fixed: bool,
+    pub seconds: u64,
+}
+
+pub fn args(default_seconds: u64) -> Args {
+    let mut out = Args {
+        fixed: false,
+        seconds: default_seconds,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--fixed" => out.fixed = true,
+            "--seconds" => match args.next().and_then(|v| v.parse().ok()) {
+                Some(s) if (1..=3600).contains(&s) => out.seconds = s,
+                _ => fail("--seconds needs a number from 1 to 3600"),
+            },
+            other => fail(&format!(
+                "unknown argument {other:?}; use --fixed and/or --seconds N"
+            )),
+        }
+    }
+    out
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("{msg}");
+    std::process::exit(2)
+}
