@@ -62,7 +62,7 @@ impl Detector for AllocationAmplification {
                         "bytes",
                     ));
                 }
-                let mut f = Finding {
+                let f = Finding {
                     kind: FindingKind::AllocationAmplification,
                     severity: Severity::Info,
                     span: meta.span.clone(),
@@ -74,8 +74,7 @@ impl Detector for AllocationAmplification {
                     message: String::new(),
                     fix: FIX.to_string(),
                 };
-                f.message = self.sentence(&f);
-                f
+                self.with_sentence(f)
             })
             .collect()
     }

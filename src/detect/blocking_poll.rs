@@ -63,7 +63,7 @@ impl Detector for BlockingPoll {
             .filter_map(|(idx, acc)| {
                 let meta = shared.sites.get(idx).meta.get()?;
                 let secs = |ns: u64| ns as f64 / 1e9;
-                let mut f = Finding {
+                let f = Finding {
                     kind: FindingKind::BlockingPoll,
                     severity: if acc.stalled_ns > 0 {
                         Severity::Critical
@@ -90,8 +90,7 @@ impl Detector for BlockingPoll {
                     message: String::new(),
                     fix: FIX.to_string(),
                 };
-                f.message = self.sentence(&f);
-                Some(f)
+                Some(self.with_sentence(f))
             })
             .collect()
     }

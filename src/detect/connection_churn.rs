@@ -108,7 +108,7 @@ impl Detector for ConnectionChurn {
                 let c = t.last;
                 let now = c.is_some_and(|c| c.is_churning());
                 let total_handshake = t.stats.connect_ns.load(Relaxed) as f64 / 1e9;
-                let mut f = Finding {
+                let f = Finding {
                     kind: FindingKind::ConnectionChurn,
                     severity: if now {
                         Severity::Warning
@@ -143,8 +143,7 @@ impl Detector for ConnectionChurn {
                     message: String::new(),
                     fix: FIX.to_string(),
                 };
-                f.message = self.sentence(&f);
-                f
+                self.with_sentence(f)
             })
             .collect()
     }

@@ -33,7 +33,7 @@ impl Detector for Materialization {
             .map(|(_, site, meta)| {
                 let a = &site.alloc;
                 let instances = a.instances.load(Relaxed);
-                let mut f = Finding {
+                let f = Finding {
                     kind: FindingKind::Materialization,
                     severity: Severity::Warning,
                     span: meta.span.clone(),
@@ -54,8 +54,7 @@ impl Detector for Materialization {
                     message: String::new(),
                     fix: FIX.to_string(),
                 };
-                f.message = self.sentence(&f);
-                f
+                self.with_sentence(f)
             })
             .collect()
     }

@@ -29,6 +29,11 @@ pub(crate) trait Detector: Send + Sync {
     fn owns(&self, finding: &Finding) -> bool {
         finding.kind == self.kind()
     }
+    /// `finding` with its full sentence written in.
+    fn with_sentence(&self, mut finding: Finding) -> Finding {
+        finding.message = self.sentence(&finding);
+        finding
+    }
     /// One sentence summarising several findings of this kind.
     fn summary(&self, findings: &[Finding]) -> String;
 }

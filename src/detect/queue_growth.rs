@@ -156,7 +156,7 @@ impl Detector for QueueGrowth {
                         severity = Severity::Critical;
                     }
                 }
-                let mut f = Finding {
+                let f = Finding {
                     kind: FindingKind::QueueGrowth,
                     severity,
                     span: t.stats.name.to_string(),
@@ -168,8 +168,7 @@ impl Detector for QueueGrowth {
                     message: String::new(),
                     fix: FIX.to_string(),
                 };
-                f.message = self.sentence(&f);
-                f
+                self.with_sentence(f)
             })
             .collect()
     }

@@ -41,7 +41,7 @@ impl Detector for RouteSlowPolls {
                 {
                     return None;
                 }
-                let mut f = Finding {
+                let f = Finding {
                     kind: FindingKind::BlockingPoll,
                     severity: Severity::Warning,
                     span: route,
@@ -68,8 +68,7 @@ impl Detector for RouteSlowPolls {
                     message: String::new(),
                     fix: FIX.to_string(),
                 };
-                f.message = self.sentence(&f);
-                Some(f)
+                Some(self.with_sentence(f))
             })
             .collect()
     }
