@@ -36,7 +36,7 @@ pub fn print_findings(doctor: &tokio_doctor::Doctor) {
         return;
     }
     println!(
-        "  {:<14} {:<22} {:<28} {:>7} {:>10} {:>9}",
+        "  {:<24} {:<22} {:<36} {:>7} {:>10} {:>9}",
         "kind", "span", "location", "count", "cost s", "worst ms"
     );
     for f in &report.findings {
