@@ -56,6 +56,21 @@ pub const DEFAULT_CHURN_WINDOW: Duration = Duration::from_secs(30);
 /// once and far below what takes a service down.
 pub const DEFAULT_MATERIALIZATION_BYTES: u64 = 64 << 20;
 
+/// A hold (see [`crate::held`]) idle this long across an await is a
+/// `held_across_await` finding, and a span inside a hold that takes this
+/// long is `slow_work_while_held`. 50 ms is fifty LAN database round trips:
+/// no transaction's own statements should leave it idle that long, while
+/// the scenario's external call (300 ms) is far over.
+pub const DEFAULT_HELD_IDLE_THRESHOLD: Duration = Duration::from_millis(50);
+/// An outbound call open this long is *hung*. Scenario 12's backend hangs
+/// for 30 s; 10 s is past any interactive timeout, so a call still open
+/// then has no working deadline.
+pub const DEFAULT_HANG_LIMIT: Duration = Duration::from_secs(10);
+/// How far past its deadline a span may close before it is an overrun.
+/// tokio's timer fires on millisecond ticks and the cancelled future is
+/// dropped at its next poll; 50 ms covers that on a loaded runtime.
+pub const DEFAULT_DEADLINE_GRACE: Duration = Duration::from_millis(50);
+
 /// Everything the doctor can be told. Built by [`crate::DoctorBuilder`] or
 /// [`crate::Doctor::from_env`].
 #[derive(Debug, Clone)]
@@ -74,6 +89,11 @@ pub(crate) struct Config {
     pub(crate) queue_limit: Option<u64>,
     pub(crate) churn_window: Duration,
     pub(crate) materialization_bytes: u64,
+    pub(crate) outbound_span_names: Vec<String>,
+    pub(crate) resource_span_names: Vec<String>,
+    pub(crate) held_idle_threshold: Duration,
+    pub(crate) hang_limit: Duration,
+    pub(crate) deadline_grace: Duration,
 }
 
 impl Default for Config {
@@ -93,6 +113,11 @@ impl Default for Config {
             queue_limit: None,
             churn_window: DEFAULT_CHURN_WINDOW,
             materialization_bytes: DEFAULT_MATERIALIZATION_BYTES,
+            outbound_span_names: Vec::new(),
+            resource_span_names: Vec::new(),
+            held_idle_threshold: DEFAULT_HELD_IDLE_THRESHOLD,
+            hang_limit: DEFAULT_HANG_LIMIT,
+            deadline_grace: DEFAULT_DEADLINE_GRACE,
         }
     }
 }
@@ -113,6 +138,8 @@ impl Config {
         positive("lag_probe_interval", self.lag_probe_interval)?;
         positive("sample_interval", self.sample_interval)?;
         positive("watchdog_interval", self.watchdog_interval)?;
+        positive("held_idle_threshold", self.held_idle_threshold)?;
+        positive("hang_limit", self.hang_limit)?;
         for (setting, window) in [
             ("queue_window", self.queue_window),
             ("churn_window", self.churn_window),

@@ -57,16 +57,19 @@
 pub mod alloc;
 mod config;
 pub mod connection;
+mod deadline;
 mod detect;
 mod doctor;
 mod error;
 pub mod export;
 mod finding;
+mod held;
 mod layer;
 mod monitor;
 pub mod queue;
 pub mod route;
 mod state;
+pub mod sync;
 
 pub use config::{
     DEFAULT_BLOCKING_POLL_THRESHOLD, DEFAULT_CHURN_WINDOW, DEFAULT_LABEL_CAP,
@@ -77,9 +80,11 @@ pub use config::{
 #[cfg(feature = "connections")]
 #[cfg_attr(docsrs, doc(cfg(feature = "connections")))]
 pub use connection::{ConnectionLayer, OutboundRequestLayer};
+pub use deadline::{deadline, Deadline, DeadlineExt};
 pub use doctor::{Doctor, DoctorBuilder, Running};
 pub use error::Error;
 pub use finding::{Evidence, Finding, FindingKind, Severity};
+pub use held::{held, Held, HoldExt};
 pub use layer::DoctorLayer;
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]

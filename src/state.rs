@@ -36,6 +36,10 @@ pub(crate) struct ThreadShard {
     /// Polls past the threshold on the wall clock that mostly waited for a
     /// CPU. Written by the owning thread only.
     pub(crate) preempted: AtomicU64,
+    /// Span nodes this thread created minus those it freed (a node may be
+    /// freed on another thread, so one shard's count can be negative; the
+    /// sum over all shards is the number alive). Owning thread writes.
+    pub(crate) nodes: AtomicI64,
 }
 
 impl ThreadShard {
@@ -52,6 +56,7 @@ impl ThreadShard {
                 .unwrap_or_else(|| format!("{:?}", t.id())),
             sched: crate::monitor::sched::SchedSample::for_current_thread(),
             preempted: AtomicU64::new(0),
+            nodes: AtomicI64::new(0),
         }
     }
 }
@@ -77,7 +82,7 @@ pub(crate) struct Shared {
     /// Polls of threads that have exited, so their counts are never lost.
     retired_polls: Mutex<Snapshot>,
     retired_preempted: AtomicU64,
-    pub(crate) live_spans: AtomicI64,
+    retired_nodes: AtomicI64,
     pub(crate) lag: SharedHistogram,
     /// Largest lag seen since the last scrape, in nanoseconds.
     pub(crate) lag_max_ns: AtomicU64,
@@ -112,7 +117,7 @@ impl Shared {
             shards: Mutex::new(Vec::new()),
             retired_polls: Mutex::new(Snapshot::default()),
             retired_preempted: AtomicU64::new(0),
-            live_spans: AtomicI64::new(0),
+            retired_nodes: AtomicI64::new(0),
             lag: SharedHistogram::default(),
             lag_max_ns: AtomicU64::new(0),
             lag_max_last_ns: AtomicU64::new(0),
@@ -144,6 +149,7 @@ impl Shared {
                 retired.add(&s.polls.snapshot());
                 self.retired_preempted
                     .fetch_add(s.preempted.load(Relaxed), Relaxed);
+                self.retired_nodes.fetch_add(s.nodes.load(Relaxed), Relaxed);
                 false
             } else {
                 true
@@ -178,6 +184,15 @@ impl Shared {
                 (since != 0).then_some((Arc::as_ptr(s) as usize, since))
             })
             .collect()
+    }
+
+    /// Span nodes alive now (created and not yet closed), over all threads.
+    pub(crate) fn live_spans(&self) -> i64 {
+        let live: i64 = lock(&self.shards)
+            .iter()
+            .map(|s| s.nodes.load(Relaxed))
+            .sum();
+        live + self.retired_nodes.load(Relaxed)
     }
 
     /// Polls that looked slow only because the OS preempted the worker.

@@ -176,7 +176,7 @@ pub(crate) fn collect(
     fams.family("tokio_doctor_event_loop_lag_max_seconds")
         .scalar(vec![], secs(lag_max));
     fams.family("tokio_doctor_live_spans")
-        .scalar(vec![], shared.live_spans.load(Relaxed).max(0) as f64);
+        .scalar(vec![], shared.live_spans().max(0) as f64);
     fams.family("tokio_doctor_call_sites")
         .scalar(vec![], shared.sites.iter().count().saturating_sub(1) as f64);
     fams.family("tokio_doctor_labels_folded_total")

@@ -200,7 +200,7 @@ pub const METRICS: &[MetricDef] = &[
         "tokio_doctor_live_spans",
         Gauge,
         &[],
-        "Spans the doctor holds state for (tokio's task spans; ordinary spans need none). It \
+        "Spans the doctor holds state for: every span open now (its node is freed when it closes). It \
          must follow load, not grow with uptime.",
     ),
     doctor(

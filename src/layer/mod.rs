@@ -5,7 +5,19 @@
 //! created. Everything that reasons about the numbers runs elsewhere.
 
 mod alloc_hooks;
+// The detectors that read these land in the next commits.
+#[allow(dead_code)]
+pub(crate) mod hold;
+#[allow(dead_code)]
+pub(crate) mod join;
+mod nodes;
+#[allow(dead_code)]
+pub(crate) mod outbound;
+#[allow(dead_code)]
+pub(crate) mod shape;
 pub(crate) mod sites;
+#[allow(dead_code)]
+pub(crate) mod span_node;
 pub(crate) mod thread_state;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -43,20 +55,6 @@ pub struct DoctorLayer {
     clock: quanta::Clock,
     threshold_ns: u64,
     owner: u64,
-}
-
-/// Per-span state, stored in the registry's span extensions and freed with
-/// the span; only for spans whose site is not their callsite (task spans).
-/// Read on a cache miss, never per poll.
-struct SpanState {
-    site: u32,
-    shared: Arc<Shared>,
-}
-
-impl Drop for SpanState {
-    fn drop(&mut self) {
-        self.shared.live_spans.fetch_sub(1, Relaxed);
-    }
 }
 
 impl DoctorLayer {
@@ -109,8 +107,8 @@ impl DoctorLayer {
         let Some(span) = ctx.span(id) else {
             return OTHER;
         };
-        if let Some(state) = span.extensions().get::<SpanState>() {
-            return state.site;
+        if let Some(node) = span.extensions().get::<span_node::SpanNode>() {
+            return node.site;
         }
         self.site_of_callsite(span.metadata())
     }
@@ -150,24 +148,19 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        // An ordinary span's site is a function of its static callsite and
-        // is found again on its first enter per thread: nothing is stored,
-        // nothing allocated. Only tokio's task spans carry their site (the
-        // spawn location) in field values, so only they get state (and,
-        // with memory attribution on, every span gets its counters).
-        let task_site = self.site_of_task_span(attrs);
+        // A span's site is its static callsite, except for tokio's task
+        // spans and the doctor's own held scopes, which carry their site
+        // (spawn or acquisition location) in field values.
+        let special = self
+            .site_of_task_span(attrs)
+            .map(|site| (site, false))
+            .or_else(|| nodes::site_of_held_span(&self.shared, attrs).map(|site| (site, true)));
+        let site = special.map_or_else(|| self.site_of_callsite(attrs.metadata()), |s| s.0);
         if alloc_hooks::active() {
-            let site = task_site.unwrap_or_else(|| self.site_of_callsite(attrs.metadata()));
             alloc_hooks::on_new_span(site, attrs, id, &ctx);
         }
-        let Some(site) = task_site else { return };
-        if let Some(span) = ctx.span(id) {
-            self.shared.live_spans.fetch_add(1, Relaxed);
-            span.extensions_mut().insert(SpanState {
-                site,
-                shared: self.shared.clone(),
-            });
-        }
+        let held_helper = special.is_some_and(|s| s.1);
+        nodes::open(self, site, held_helper, attrs, id, &ctx);
     }
 
     fn on_record(&self, id: &Id, values: &tracing_core::span::Record<'_>, ctx: Context<'_, S>) {
@@ -176,6 +169,7 @@ where
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         alloc_hooks::on_close(&self.shared, &id, &ctx);
+        nodes::close(self, &id, &ctx);
     }
 
     #[inline]

@@ -38,8 +38,34 @@ pub(crate) struct BlockingStats {
 pub(crate) struct Site {
     pub(crate) meta: OnceLock<SiteMeta>,
     pub(crate) blocking: BlockingStats,
+    /// What the callsite's metadata says of its spans, worked out once.
+    pub(crate) class: OnceLock<crate::layer::span_node::CallsiteClass>,
+    /// Made the first time the site makes an outbound call (or overruns a
+    /// deadline), so sites that never do cost nothing.
+    pub(crate) outbound: OnceLock<Box<crate::layer::outbound::OutboundStats>>,
+    /// Made the first time the site is held as a resource.
+    pub(crate) held: OnceLock<Box<crate::layer::hold::HeldStats>>,
+    /// Made the first time the site joins several outbound children.
+    pub(crate) joins: OnceLock<Box<crate::layer::join::JoinStats>>,
+    /// Serial chains, fan-out and task counts of spans of this site.
+    #[allow(dead_code)]
+    pub(crate) shape: crate::layer::shape::ShapeStats,
     #[cfg(feature = "alloc")]
     pub(crate) alloc: crate::alloc::SiteAlloc,
+}
+
+impl Site {
+    pub(crate) fn outbound(&self) -> &crate::layer::outbound::OutboundStats {
+        self.outbound.get_or_init(Default::default)
+    }
+
+    pub(crate) fn held(&self) -> &crate::layer::hold::HeldStats {
+        self.held.get_or_init(Default::default)
+    }
+
+    pub(crate) fn joins(&self) -> &crate::layer::join::JoinStats {
+        self.joins.get_or_init(Default::default)
+    }
 }
 
 /// The table of sites of one doctor.

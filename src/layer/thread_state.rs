@@ -40,7 +40,17 @@ pub(crate) struct ThreadState {
     poll_root: usize,
     blame_site: u32,
     blame_self_ns: u64,
-    cache: [(u64, u32); CACHE],
+    cache: [CacheEntry; CACHE],
+}
+
+/// A span seen on this thread: its site, and the time it spent entered
+/// here (read once, when it closes, by the shape detectors).
+#[derive(Clone, Copy, Default)]
+struct CacheEntry {
+    id: u64,
+    site: u32,
+    enters: u32,
+    busy_ns: u64,
 }
 
 impl Drop for ThreadState {
@@ -69,7 +79,7 @@ impl ThreadState {
             poll_root: NO_ROOT,
             blame_site: OTHER,
             blame_self_ns: 0,
-            cache: [(0, 0); CACHE],
+            cache: [CacheEntry::default(); CACHE],
         }
     }
 
@@ -87,11 +97,18 @@ impl ThreadState {
         // outermost enter is timed.
         let reentrant = self.stack[..self.depth].iter().any(|f| f.id == id);
         let slot = Self::cache_slot(id);
-        let site = if self.cache[slot].0 == id {
-            self.cache[slot].1
+        let entry = &mut self.cache[slot];
+        let site = if entry.id == id {
+            entry.enters = entry.enters.wrapping_add(1);
+            entry.site
         } else {
             let site = site_of();
-            self.cache[slot] = (id, site);
+            *entry = CacheEntry {
+                id,
+                site,
+                enters: 1,
+                busy_ns: 0,
+            };
             site
         };
         if self.poll_root == NO_ROOT && tokio::runtime::worker_index().is_some() {
@@ -135,6 +152,10 @@ impl ThreadState {
             let f = self.stack[self.depth];
             let elapsed = clock.delta_as_nanos(f.start, now);
             if !f.reentrant {
+                let entry = &mut self.cache[Self::cache_slot(f.id)];
+                if entry.id == f.id {
+                    entry.busy_ns = entry.busy_ns.wrapping_add(elapsed);
+                }
                 let self_ns = elapsed.saturating_sub(f.child_ns);
                 if self_ns > self.blame_self_ns {
                     self.blame_self_ns = self_ns;
@@ -162,6 +183,31 @@ impl ThreadState {
 }
 
 impl ThreadState {
+    /// What this thread saw of span `id` (time entered, times entered), and
+    /// forgets it: called when the span closes, so a reused id starts clean.
+    pub(crate) fn take_span(&mut self, id: u64) -> Option<(u64, u32)> {
+        let entry = &mut self.cache[Self::cache_slot(id)];
+        if entry.id != id {
+            return None;
+        }
+        let seen = (entry.busy_ns, entry.enters);
+        *entry = CacheEntry::default();
+        Some(seen)
+    }
+
+    /// Clock ticks at which the poll running on this thread began, if a
+    /// poll is running (a span was entered on a runtime worker).
+    pub(crate) fn poll_start(&self) -> Option<u64> {
+        (self.poll_root != NO_ROOT).then(|| self.stack[self.poll_root].start)
+    }
+
+    /// Counts a span node created (`+1`) or freed (`-1`) by this thread, in
+    /// the thread's own shard: no shared line is written per span.
+    pub(crate) fn count_node(&self, delta: i64) {
+        let n = &self.shard.nodes;
+        n.store(n.load(Relaxed).wrapping_add(delta), Relaxed);
+    }
+
     /// A poll past the threshold on the wall clock: keep it if the thread
     /// was on a CPU (or blocked in a syscall) for at least the threshold.
     #[cold]

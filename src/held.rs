@@ -1,0 +1,135 @@
+//! Held resources (scenario 11): a connection, lock, transaction or permit
+//! is a concurrency budget; holding it while the task awaits unrelated work
+//! shrinks the pool by Little's Law.
+//!
+//! Wrap any guard with [`held`] (or [`HoldExt::held`]) and the doctor sees
+//! the scope from acquisition to drop:
+//! - `held_across_await`: the scope stayed open while its task was
+//!   suspended, idle for longer than the threshold;
+//! - `slow_work_while_held`: a span opened inside the scope (an outbound
+//!   call, say) took longer than the threshold;
+//! - `tokio_doctor_held_slots_lost`: idle holding time per second, the pool
+//!   slots it costs by Little's Law.
+//!
+//! Drop-in locks whose guards are held scopes by construction are in
+//! [`sync`](crate::sync). Spans can also be resources without any code
+//! change: a span with a `doctor.resource` field, or one whose name is
+//! configured with [`DoctorBuilder::resource_span`](crate::DoctorBuilder::resource_span)
+//! (for example `db.transaction`).
+//!
+//! Suspension is seen through spans: the holding task must run inside a
+//! span (`#[instrument]`, `.instrument(..)`, a server's request span, or
+//! any task with `--cfg tokio_unstable`). Without one, holds are still
+//! counted and timed, and slow inner spans still named.
+
+use std::ops::{Deref, DerefMut};
+use std::panic::Location;
+
+/// A guard marked as a held resource scope: derefs to the guard, and ends
+/// the scope when dropped (the guard is released first).
+///
+/// # Examples
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let pool = tokio::sync::Semaphore::new(20);
+/// let permit = tokio_doctor::held("db.pool", pool.acquire().await.unwrap());
+/// assert_eq!(pool.available_permits(), 19);
+/// drop(permit);
+/// assert_eq!(pool.available_permits(), 20);
+/// # }
+/// ```
+#[must_use = "the scope ends when this is dropped"]
+pub struct Held<G> {
+    // Declared first: dropped (released) before the scope's span closes.
+    guard: G,
+    _scope: tracing::Span,
+}
+
+impl<G> Held<G> {
+    /// Ends the scope and returns the guard, still held (the doctor stops
+    /// watching it).
+    pub fn into_inner(self) -> G {
+        self.guard
+    }
+}
+
+impl<G> Deref for Held<G> {
+    type Target = G;
+    fn deref(&self) -> &G {
+        &self.guard
+    }
+}
+
+impl<G> DerefMut for Held<G> {
+    fn deref_mut(&mut self) -> &mut G {
+        &mut self.guard
+    }
+}
+
+impl<G: std::fmt::Debug> std::fmt::Debug for Held<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.guard.fmt(f)
+    }
+}
+
+/// Marks `guard` as holding `resource` (a name given in code, such as
+/// `"orders.tx"` or `"db.pool"`) from now until the returned value is
+/// dropped. The call site's `file:line` is recorded as where it was
+/// acquired; metrics and findings name both.
+///
+/// Costs one span (created here, closed on drop; about as much as a
+/// `tracing` span with three fields); never entered, so it does not change
+/// which span events are recorded in.
+///
+/// # Examples
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let cache = tokio::sync::Mutex::new(Vec::<u32>::new());
+/// let mut guard = tokio_doctor::held("cache", cache.lock().await);
+/// guard.push(1); // derefs to the guard
+/// # }
+/// ```
+#[track_caller]
+pub fn held<G>(resource: &'static str, guard: G) -> Held<G> {
+    held_at(resource, guard, Location::caller())
+}
+
+pub(crate) fn held_at<G>(
+    resource: &'static str,
+    guard: G,
+    at: &'static Location<'static>,
+) -> Held<G> {
+    let scope = tracing::span!(
+        target: "tokio_doctor::held",
+        tracing::Level::INFO,
+        "held",
+        doctor.resource = resource,
+        loc.file = at.file(),
+        loc.line = at.line(),
+    );
+    Held {
+        guard,
+        _scope: scope,
+    }
+}
+
+/// [`held`] as a method, for any guard.
+///
+/// # Examples
+/// ```
+/// use tokio_doctor::HoldExt;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let lock = tokio::sync::RwLock::new(0u64);
+/// let n = lock.read().await.held("config");
+/// assert_eq!(**n, 0);
+/// # }
+/// ```
+pub trait HoldExt: Sized {
+    /// Marks `self` as holding `resource` until the result is dropped.
+    #[track_caller]
+    fn held(self, resource: &'static str) -> Held<Self> {
+        held_at(resource, self, Location::caller())
+    }
+}
+
+impl<G> HoldExt for G {}

@@ -1,0 +1,126 @@
+//! Held resource scopes, as the layer sees them: a span that is a resource
+//! (made by [`held`](crate::held), or a span configured or marked as one)
+//! is a hold from creation to close.
+//!
+//! A hold *crosses an await* when it is released in a later poll than the
+//! one that acquired it: the poll running at release began after the hold
+//! was acquired, so the task was suspended in between. The idle time is
+//! then the time from acquisition to the start of the releasing poll, an
+//! upper bound that includes the (short, in healthy async code) polls in
+//! between. Spans that run inside a hold and take longer than the threshold
+//! are the slow work done while holding.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+use crate::state::lock;
+
+/// One hold: the resource's site, when it was acquired and whether a poll
+/// was running then (without one, suspension cannot be told).
+#[derive(Debug)]
+pub(crate) struct Hold {
+    pub(crate) resource: u32,
+    pub(crate) opened: u64,
+    pub(crate) in_poll: bool,
+}
+
+/// Shared by the hold's span and the spans created inside it.
+pub(crate) type HoldRef = Arc<Hold>;
+
+/// Most inner sites kept per resource; more fold into the `other` site.
+const INNER_SITES: usize = 8;
+
+/// Slow work done inside one resource's holds, by the inner span's site.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SlowInner {
+    pub(crate) site: u32,
+    pub(crate) count: u64,
+    pub(crate) total_ns: u64,
+    pub(crate) worst_ns: u64,
+}
+
+/// Per resource site.
+#[derive(Debug, Default)]
+pub(crate) struct HeldStats {
+    /// Holds released, and their total duration.
+    pub(crate) holds: AtomicU64,
+    pub(crate) hold_ns: AtomicU64,
+    /// Holds that crossed an await, and their idle time in total.
+    pub(crate) across_await: AtomicU64,
+    pub(crate) idle_ns: AtomicU64,
+    pub(crate) worst_idle_ns: AtomicU64,
+    /// Holds whose idle time reached the threshold.
+    pub(crate) idle_over_threshold: AtomicU64,
+    /// Holds open now.
+    pub(crate) open: AtomicU64,
+    slow_inner: Mutex<Vec<SlowInner>>,
+}
+
+impl HeldStats {
+    /// Records a released hold; `poll_start` is the start of the poll
+    /// running at release, if any.
+    pub(crate) fn released(
+        &self,
+        hold: &Hold,
+        closed: u64,
+        poll_start: Option<u64>,
+        clock: &quanta::Clock,
+        threshold_ns: u64,
+    ) {
+        self.open.fetch_sub(1, Relaxed);
+        self.holds.fetch_add(1, Relaxed);
+        self.hold_ns
+            .fetch_add(clock.delta_as_nanos(hold.opened, closed), Relaxed);
+        let resumed = match poll_start {
+            Some(p) if hold.in_poll && p > hold.opened => p,
+            _ => return,
+        };
+        let idle = clock.delta_as_nanos(hold.opened, resumed);
+        self.across_await.fetch_add(1, Relaxed);
+        self.idle_ns.fetch_add(idle, Relaxed);
+        self.worst_idle_ns.fetch_max(idle, Relaxed);
+        if idle >= threshold_ns {
+            self.idle_over_threshold.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Records an inner span that took `ns` inside a hold.
+    pub(crate) fn slow_inner(&self, site: u32, ns: u64) {
+        let mut inner = lock(&self.slow_inner);
+        let at = match inner.iter().position(|s| s.site == site) {
+            Some(i) => i,
+            None if inner.len() < INNER_SITES => {
+                inner.push(SlowInner {
+                    site,
+                    count: 0,
+                    total_ns: 0,
+                    worst_ns: 0,
+                });
+                inner.len() - 1
+            }
+            None => match inner
+                .iter()
+                .position(|s| s.site == crate::layer::sites::OTHER)
+            {
+                Some(i) => i,
+                None => {
+                    // Keep the cap: the least used entry makes room for
+                    // `other`, which takes its counts.
+                    let i = (0..inner.len())
+                        .min_by_key(|&i| inner[i].count)
+                        .unwrap_or(0);
+                    inner[i].site = crate::layer::sites::OTHER;
+                    i
+                }
+            },
+        };
+        let s = &mut inner[at];
+        s.count += 1;
+        s.total_ns += ns;
+        s.worst_ns = s.worst_ns.max(ns);
+    }
+
+    pub(crate) fn inner(&self) -> Vec<SlowInner> {
+        lock(&self.slow_inner).clone()
+    }
+}

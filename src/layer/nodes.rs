@@ -1,0 +1,260 @@
+//! Creating and freeing [`SpanNode`]s: the per-span half of the layer,
+//! run when a span is created and when it closes, never per poll.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use tracing_core::field::{Field, Visit};
+use tracing_core::span::{Attributes, Id};
+use tracing_core::Subscriber;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use super::hold::Hold;
+use super::sites::{SiteMeta, Sites};
+use super::span_node::{CallsiteClass, Closed, FieldFacts, FixedBuf, SpanNode};
+use super::thread_state::with_state;
+use super::DoctorLayer;
+use crate::state::{lock, Shared};
+
+/// Target and name of the span [`held`](crate::held) opens.
+pub(crate) const HELD_TARGET: &str = "tokio_doctor::held";
+
+/// The site of a held scope made by [`held`](crate::held): the resource
+/// name and the `file:line` that acquired it, carried in its fields.
+pub(crate) fn site_of_held_span(shared: &Shared, attrs: &Attributes<'_>) -> Option<u32> {
+    let meta = attrs.metadata();
+    if meta.target() != HELD_TARGET {
+        return None;
+    }
+    let mut f = HeldFields::default();
+    attrs.record(&mut f);
+    let resource = f.resource.as_ref()?.as_str();
+    let file = f.file.as_ref().map_or("unknown", |b| b.as_str());
+    let key = Sites::location_key(file, f.line, fnv(resource));
+    Some(shared.sites.intern(key, || SiteMeta {
+        span: resource.to_string(),
+        target: HELD_TARGET.to_string(),
+        location: format!("{file}:{}", f.line),
+    }))
+}
+
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The held helper's fields, copied into fixed buffers: no allocation.
+#[derive(Default)]
+struct HeldFields {
+    resource: Option<FixedBuf<128>>,
+    file: Option<FixedBuf<192>>,
+    line: u64,
+}
+
+impl Visit for HeldFields {
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == "loc.line" {
+            self.line = value;
+        }
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let slot = match field.name() {
+            "doctor.resource" => {
+                let mut b = FixedBuf::default();
+                b.set(value);
+                self.resource = Some(b);
+                return;
+            }
+            "loc.file" => &mut self.file,
+            _ => return,
+        };
+        let mut b = FixedBuf::default();
+        b.set(value);
+        *slot = Some(b);
+    }
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
+
+fn class_of(layer: &DoctorLayer, site: u32, attrs: &Attributes<'_>) -> CallsiteClass {
+    *layer.shared.sites.get(site).class.get_or_init(|| {
+        let c = &layer.shared.config;
+        CallsiteClass::of(
+            attrs.metadata(),
+            &c.outbound_span_names,
+            &c.resource_span_names,
+        )
+    })
+}
+
+pub(super) fn open<S>(
+    layer: &DoctorLayer,
+    site: u32,
+    held_helper: bool,
+    attrs: &Attributes<'_>,
+    id: &Id,
+    ctx: &Context<'_, S>,
+) where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let shared = &layer.shared;
+    let meta = attrs.metadata();
+    // Sites folded into `other` share a slot, so their class is not theirs:
+    // work it out per span for them.
+    let class = if site == super::sites::OTHER {
+        CallsiteClass::of(
+            meta,
+            &shared.config.outbound_span_names,
+            &shared.config.resource_span_names,
+        )
+    } else {
+        class_of(layer, site, attrs)
+    };
+    let mut facts = FieldFacts::default();
+    if class.needs_values() {
+        attrs.record(&mut facts);
+    }
+    let Some(span) = ctx.span(id) else { return };
+    let now = layer.clock.raw();
+    let in_poll = with_state(layer.owner, shared, |st| {
+        st.count_node(1);
+        st.poll_start().is_some()
+    })
+    .unwrap_or(false);
+
+    let resource = class.resource || held_helper;
+    let parent = span.parent();
+    let hold = resource.then(|| {
+        shared.sites.get(site).held().open.fetch_add(1, Relaxed);
+        Arc::new(Hold {
+            resource: site,
+            opened: now,
+            in_poll,
+        })
+    });
+    let mut deadline_ns = facts.timeout_ns.unwrap_or(u64::MAX);
+    if let Some(ns) = crate::deadline::scope_remaining_ns() {
+        deadline_ns = deadline_ns.min(ns);
+    }
+    let mut parent_site = None;
+    let mut inside_hold = None;
+    if let Some(parent) = &parent {
+        let ext = parent.extensions();
+        if let Some(p) = ext.get::<SpanNode>() {
+            parent_site = Some(p.site);
+            if p.deadline_ns != u64::MAX {
+                let spent = layer.clock.delta_as_nanos(p.opened, now);
+                deadline_ns = deadline_ns.min(p.deadline_ns.saturating_sub(spent));
+            }
+            let mut children = lock(&p.children);
+            children.shape.child_opened(site, now);
+            inside_hold = p
+                .hold
+                .clone()
+                .or_else(|| children.holds.last().cloned())
+                .or_else(|| p.inside_hold.clone());
+            if let (true, Some(h)) = (held_helper, &hold) {
+                // A held scope covers what its task does next: the spans
+                // its siblings open while it is held.
+                children.holds.push(h.clone());
+            }
+        }
+    }
+    let outbound = facts.otel_client.unwrap_or(class.outbound);
+    if outbound {
+        shared.sites.get(site).outbound().opened(id.into_u64(), now);
+    }
+    span.extensions_mut().insert(SpanNode {
+        site,
+        parent_site,
+        opened: now,
+        outbound,
+        resource,
+        sequential_intended: facts.sequential_intended,
+        deadline_ns,
+        hold,
+        inside_hold,
+        children: Default::default(),
+    });
+}
+
+pub(super) fn close<S>(layer: &DoctorLayer, id: &Id, ctx: &Context<'_, S>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let shared = &layer.shared;
+    let Some(span) = ctx.span(id) else { return };
+    let Some(node) = span.extensions_mut().remove::<SpanNode>() else {
+        return;
+    };
+    let now = layer.clock.raw();
+    let (seen, poll_start) = with_state(layer.owner, shared, |st| {
+        st.count_node(-1);
+        (st.take_span(id.into_u64()), st.poll_start())
+    })
+    .unwrap_or((None, None));
+    let (busy_ns, enters) = seen.unwrap_or((0, 0));
+    let duration_ns = layer.clock.delta_as_nanos(node.opened, now);
+    let closed = Closed {
+        site: node.site,
+        opened: node.opened,
+        closed: now,
+        duration_ns,
+        busy_ns,
+        enters,
+        outbound: node.outbound,
+    };
+    let site = shared.sites.get(node.site);
+    let grace = shared.config.deadline_grace.as_nanos() as u64;
+    if node.deadline_ns != u64::MAX && duration_ns > node.deadline_ns.saturating_add(grace) {
+        let o = site.outbound();
+        let over = duration_ns - node.deadline_ns;
+        o.overruns.fetch_add(1, Relaxed);
+        o.overrun_ns.fetch_add(over, Relaxed);
+        o.worst_overrun_ns.fetch_max(over, Relaxed);
+    }
+    if node.outbound {
+        let o = site.outbound();
+        o.closed(id.into_u64());
+        o.calls.fetch_add(1, Relaxed);
+        o.duration_ns.fetch_add(duration_ns, Relaxed);
+        if node.deadline_ns == u64::MAX {
+            o.no_deadline_calls.fetch_add(1, Relaxed);
+            o.no_deadline_latency.record(duration_ns);
+        }
+    }
+    let threshold = shared.config.held_idle_threshold.as_nanos() as u64;
+    if let Some(h) = &node.hold {
+        site.held()
+            .released(h, now, poll_start, &layer.clock, threshold);
+    }
+    if let Some(h) = &node.inside_hold {
+        if !node.resource && duration_ns >= threshold {
+            shared
+                .sites
+                .get(h.resource)
+                .held()
+                .slow_inner(node.site, duration_ns);
+        }
+    }
+    {
+        let children = lock(&node.children);
+        if let Some((child, ns)) = children.join.slowest() {
+            site.joins().record(child, ns);
+        }
+    }
+    if let Some(parent) = span.parent() {
+        let ext = parent.extensions();
+        if let Some(p) = ext.get::<SpanNode>() {
+            let mut children = lock(&p.children);
+            children.shape.child_closed(&closed);
+            if node.outbound {
+                children.join.child_closed(node.site, duration_ns);
+            }
+            if let Some(h) = &node.hold {
+                children.holds.retain(|x| !Arc::ptr_eq(x, h));
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Outbound calls, per call site: what `missing_deadline`,
+//! `deadline_overrun`, the hung-call gauge and the concurrency advice read.
+//!
+//! Kept per site, allocated the first time a site makes an outbound call:
+//! counters are atomics, the set of calls in flight is a map under the
+//! site's own mutex, touched when such a span opens and closes.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+
+use crate::state::lock;
+
+/// Upper bounds (seconds) of the outbound latency buckets: from a LAN round
+/// trip to the 30 s hangs of scenario 12, so a p99 past any sane timeout is
+/// still read from a bucket edge.
+pub(crate) const LATENCY_BUCKETS: [f64; 14] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// A latency histogram any thread may write.
+#[derive(Debug, Default)]
+pub(crate) struct LatencyHistogram {
+    counts: [AtomicU64; 15],
+    sum_ns: AtomicU64,
+}
+
+impl LatencyHistogram {
+    pub(crate) fn record(&self, ns: u64) {
+        let s = ns as f64 / 1e9;
+        let i = LATENCY_BUCKETS
+            .iter()
+            .position(|&b| s <= b)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        self.counts[i].fetch_add(1, Relaxed);
+        self.sum_ns.fetch_add(ns, Relaxed);
+    }
+
+    /// Non-cumulative counts (the last is `+Inf`) and the sum in ns.
+    pub(crate) fn snapshot(&self) -> (Vec<u64>, u64) {
+        (
+            self.counts.iter().map(|c| c.load(Relaxed)).collect(),
+            self.sum_ns.load(Relaxed),
+        )
+    }
+}
+
+/// The `q` quantile (0..1) of non-cumulative bucket counts, as the upper
+/// edge of the bucket it falls in (what Prometheus' histogram_quantile
+/// would interpolate towards); `None` without observations. A quantile in
+/// the `+Inf` bucket reads as the last finite edge.
+pub(crate) fn quantile(counts: &[u64], q: f64) -> Option<f64> {
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = (q * total as f64).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (i, c) in counts.iter().enumerate() {
+        seen += c;
+        if seen >= rank {
+            return Some(*LATENCY_BUCKETS.get(i).unwrap_or(&LATENCY_BUCKETS[13]));
+        }
+    }
+    Some(LATENCY_BUCKETS[13])
+}
+
+/// Outbound calls of one site.
+#[derive(Debug, Default)]
+pub(crate) struct OutboundStats {
+    /// Calls completed.
+    pub(crate) calls: AtomicU64,
+    /// Sum of completed calls' durations (ns): with `calls`, Little's W; over
+    /// a window, the time-weighted mean in flight L.
+    pub(crate) duration_ns: AtomicU64,
+    /// Completed calls that had no deadline in scope.
+    pub(crate) no_deadline_calls: AtomicU64,
+    /// Latency of the calls without a deadline.
+    pub(crate) no_deadline_latency: LatencyHistogram,
+    /// Calls (any span with a deadline, not only outbound ones) that
+    /// outlived the deadline in scope, and by how much in total.
+    pub(crate) overruns: AtomicU64,
+    pub(crate) overrun_ns: AtomicU64,
+    pub(crate) worst_overrun_ns: AtomicU64,
+    /// Calls in flight: span id → clock ticks at open.
+    open: Mutex<BTreeMap<u64, u64>>,
+}
+
+impl OutboundStats {
+    pub(crate) fn opened(&self, id: u64, at: u64) {
+        lock(&self.open).insert(id, at);
+    }
+
+    pub(crate) fn closed(&self, id: u64) {
+        lock(&self.open).remove(&id);
+    }
+
+    /// Calls in flight now, and the open time (ticks) of the oldest.
+    pub(crate) fn in_flight(&self) -> (usize, Option<u64>) {
+        let open = lock(&self.open);
+        (open.len(), open.values().min().copied())
+    }
+
+    /// Calls in flight that opened before `before` (ticks): hung calls.
+    pub(crate) fn open_before(&self, before: u64) -> usize {
+        lock(&self.open).values().filter(|&&t| t < before).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_read_from_bucket_edges() {
+        let h = LatencyHistogram::default();
+        for _ in 0..98 {
+            h.record(50_000_000);
+        }
+        h.record(30_000_000_000);
+        h.record(30_000_000_000);
+        let (counts, _) = h.snapshot();
+        assert_eq!(quantile(&counts, 0.5), Some(0.05));
+        assert_eq!(quantile(&counts, 0.99), Some(30.0));
+        assert_eq!(quantile(&[0; 15], 0.99), None);
+    }
+}
