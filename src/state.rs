@@ -99,6 +99,10 @@ pub(crate) struct Shared {
         Mutex<std::collections::BTreeMap<&'static str, crate::detect::queue_growth::QueueTrack>>,
     pub(crate) peers:
         Mutex<std::collections::BTreeMap<String, crate::detect::connection_churn::PeerTrack>>,
+    /// Idle holding per resource over the last window, for the slots-lost
+    /// gauge (see `detect::held_across_await`).
+    pub(crate) held_windows:
+        Mutex<std::collections::BTreeMap<u32, crate::detect::held_across_await::IdleWindow>>,
     pub(crate) created: std::time::Instant,
     pub(crate) started: AtomicBool,
 }
@@ -127,6 +131,7 @@ impl Shared {
             routes: Default::default(),
             queues: Mutex::new(Default::default()),
             peers: Mutex::new(Default::default()),
+            held_windows: Mutex::new(Default::default()),
             created: std::time::Instant::now(),
             started: AtomicBool::new(false),
         }

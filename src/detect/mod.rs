@@ -8,10 +8,14 @@
 pub(crate) mod allocation_amplification;
 pub(crate) mod blocking_poll;
 pub(crate) mod connection_churn;
+pub(crate) mod deadline_overrun;
+pub(crate) mod held_across_await;
 #[cfg(feature = "alloc")]
 pub(crate) mod materialization;
+pub(crate) mod missing_deadline;
 pub(crate) mod queue_growth;
 pub(crate) mod route_slow_polls;
+pub(crate) mod slow_work_while_held;
 
 use crate::finding::{Finding, FindingKind};
 use crate::state::Shared;
@@ -45,6 +49,10 @@ pub(crate) fn all() -> Vec<Box<dyn Detector>> {
         Box::new(route_slow_polls::RouteSlowPolls),
         Box::new(connection_churn::ConnectionChurn),
         Box::new(queue_growth::QueueGrowth),
+        Box::new(held_across_await::HeldAcrossAwait),
+        Box::new(slow_work_while_held::SlowWorkWhileHeld),
+        Box::new(missing_deadline::MissingDeadline),
+        Box::new(deadline_overrun::DeadlineOverrun),
     ];
     all.extend(alloc_detectors());
     all

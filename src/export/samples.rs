@@ -11,6 +11,8 @@ use crate::export::table::{metric, MetricDef, MetricType};
 use crate::finding::Finding;
 use crate::state::Shared;
 
+mod held_deadline;
+
 /// A sample value.
 #[derive(Debug, Clone)]
 pub(crate) enum Value {
@@ -185,6 +187,7 @@ pub(crate) fn collect(
     #[cfg(feature = "alloc")]
     alloc_families(&mut fams, shared);
     route_families(&mut fams, shared);
+    held_deadline::collect(&mut fams, shared);
     queue_families(&mut fams, shared);
     peer_families(&mut fams);
 

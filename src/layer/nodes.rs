@@ -163,7 +163,11 @@ pub(super) fn open<S>(
     }
     let outbound = facts.otel_client.unwrap_or(class.outbound);
     if outbound {
-        shared.sites.get(site).outbound().opened(id.into_u64(), now);
+        shared
+            .sites
+            .get(site)
+            .outbound()
+            .opened(id.into_u64(), now, deadline_ns);
     }
     span.extensions_mut().insert(SpanNode {
         site,

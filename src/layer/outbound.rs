@@ -82,28 +82,67 @@ pub(crate) struct OutboundStats {
     pub(crate) overruns: AtomicU64,
     pub(crate) overrun_ns: AtomicU64,
     pub(crate) worst_overrun_ns: AtomicU64,
-    /// Calls in flight: span id → clock ticks at open.
-    open: Mutex<BTreeMap<u64, u64>>,
+    /// Calls in flight: span id → (clock ticks at open, deadline budget in
+    /// ns or `u64::MAX`).
+    open: Mutex<BTreeMap<u64, (u64, u64)>>,
+}
+
+/// Outbound calls of one site that are open now and in trouble.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) struct OpenCalls {
+    pub(crate) in_flight: usize,
+    /// Open past the hang limit, with no deadline in scope.
+    pub(crate) hung_without_deadline: usize,
+    /// Open past the hang limit, with a deadline in scope.
+    pub(crate) hung_with_deadline: usize,
+    /// Open past their deadline (plus the grace) already.
+    pub(crate) overrunning: usize,
+    /// Age of the oldest open call, in ns.
+    pub(crate) oldest_ns: u64,
 }
 
 impl OutboundStats {
-    pub(crate) fn opened(&self, id: u64, at: u64) {
-        lock(&self.open).insert(id, at);
+    pub(crate) fn opened(&self, id: u64, at: u64, deadline_ns: u64) {
+        lock(&self.open).insert(id, (at, deadline_ns));
     }
 
     pub(crate) fn closed(&self, id: u64) {
         lock(&self.open).remove(&id);
     }
 
-    /// Calls in flight now, and the open time (ticks) of the oldest.
-    pub(crate) fn in_flight(&self) -> (usize, Option<u64>) {
-        let open = lock(&self.open);
-        (open.len(), open.values().min().copied())
+    /// Calls in flight now.
+    pub(crate) fn in_flight(&self) -> usize {
+        lock(&self.open).len()
     }
 
-    /// Calls in flight that opened before `before` (ticks): hung calls.
-    pub(crate) fn open_before(&self, before: u64) -> usize {
-        lock(&self.open).values().filter(|&&t| t < before).count()
+    /// What the calls open now say, at clock ticks `now`.
+    pub(crate) fn open_calls(
+        &self,
+        clock: &quanta::Clock,
+        now: u64,
+        hang_limit_ns: u64,
+        grace_ns: u64,
+    ) -> OpenCalls {
+        let open = lock(&self.open);
+        let mut out = OpenCalls {
+            in_flight: open.len(),
+            ..OpenCalls::default()
+        };
+        for &(at, deadline_ns) in open.values() {
+            let age = clock.delta_as_nanos(at, now);
+            out.oldest_ns = out.oldest_ns.max(age);
+            if age >= hang_limit_ns {
+                if deadline_ns == u64::MAX {
+                    out.hung_without_deadline += 1;
+                } else {
+                    out.hung_with_deadline += 1;
+                }
+            }
+            if deadline_ns != u64::MAX && age > deadline_ns.saturating_add(grace_ns) {
+                out.overrunning += 1;
+            }
+        }
+        out
     }
 }
 
