@@ -103,11 +103,11 @@ pub fn all() -> Vec<Alert> {
         Alert {
             name: "TokioDoctorHungCalls",
             uid: "tokio-doctor-hung-calls",
-            expr: "sum by (job, instance, span, location) (rate(tokio_doctor_findings_total{kind=\"deadline_overrun\"}[5m])) > 0",
-            for_: "5m",
+            expr: "max by (job, instance, span, location) (tokio_doctor_hung_calls) > 0",
+            for_: "2m",
             severity: "critical",
-            summary: "Calls from {{ $labels.span }} at {{ $labels.location }} hang past their deadline",
-            description: "Outbound calls of `{{ $labels.span }}` at {{ $labels.location }} on {{ $labels.instance }} outlive their deadline or the hang limit ({{ printf \"%.2f\" VALUE }} findings per second): the deadline does not cancel them, so they keep their tasks and connections.",
+            summary: "Calls from {{ $labels.span }} at {{ $labels.location }} are hanging",
+            description: "{{ printf \"%.0f\" VALUE }} outbound calls of `{{ $labels.span }}` at {{ $labels.location }} on {{ $labels.instance }} have been open longer than the hang limit: nothing cancels them, so they keep their tasks and connections (see its missing_deadline or deadline_overrun finding).",
         },
     ]
 }

@@ -802,52 +802,95 @@ fn detectors() -> Value {
         Item::Row("held_across_await, slow_work_while_held: a resource held across an await"),
         Item::Panel(findings_by_site(held).size(8, 8)),
         Item::Panel(
-            evidence(
-                held,
-                "Held idle seconds",
-                "s",
-                "seconds",
-                "Seconds a connection, lock or transaction was held while its task was \
-                 suspended, and the slow inner work, by call site.",
+            timeseries(
+                "Pool slots lost to idle holding, by resource",
+                "short",
+                "Connections, locks or permits held by suspended tasks: idle holding seconds \
+                 per second over the last window (Little's Law), by resource and the \
+                 file:line that acquired it, summed over the selected instances. Compare with \
+                 the pool size: 9 of a 20-connection pool is a pool half gone.",
+            )
+            .q(
+                format!(
+                    "sum by (resource, location) ({})",
+                    sel("tokio_doctor_held_slots_lost", "")
+                ),
+                "{{resource}} {{location}}",
             )
             .size(8, 8),
         ),
         Item::Panel(
-            evidence(
-                held,
-                "Pool slots lost",
-                "short",
-                "count",
-                "Pool slots the idle holding costs by Little's Law (rate times idle seconds \
-                 held), and other counts, by call site.",
+            timeseries(
+                "Slow work inside holds, seconds per second",
+                "s",
+                "Seconds per second spent in spans slower than the held idle threshold that \
+                 ran inside a hold, by resource and inner span, summed over the selected \
+                 instances: the work to move out of the transaction.",
+            )
+            .q(
+                format!(
+                    "sum by (resource, inner_span, inner_location) ({})",
+                    rate("tokio_doctor_held_slow_work_seconds_total", "")
+                ),
+                "{{inner_span}} {{inner_location}} in {{resource}}",
             )
             .size(8, 8),
         ),
         Item::Row(
             "missing_deadline, deadline_overrun: outbound calls without a deadline, hung calls",
         ),
-        Item::Panel(findings_by_site(deadline).size(8, 8)),
+        Item::Panel(findings_by_site(deadline).size(6, 8)),
         Item::Panel(
-            evidence(
-                deadline,
-                "Unbounded and hung call seconds",
+            timeseries(
+                "p99 of calls without a deadline",
                 "s",
-                "seconds",
-                "p99 of calls made without a deadline, and how long the longest call has hung, \
-                 by call site.",
+                "99th percentile latency of outbound calls made with no deadline in scope, by \
+                 call site, over the rate interval, across the selected instances: what one \
+                 slow dependency costs every caller.",
             )
-            .size(8, 8),
+            .q(
+                quantile(
+                    "0.99",
+                    "tokio_doctor_missing_deadline_duration_seconds",
+                    "span, location",
+                ),
+                SITE_LEGEND,
+            )
+            .size(6, 8),
         ),
         Item::Panel(
-            evidence(
-                deadline,
-                "Calls without a deadline",
+            timeseries(
+                "Hung calls now",
                 "short",
-                "count",
-                "Outbound calls made with no deadline in scope, and calls that outlived theirs, \
-                 by call site.",
+                "Outbound calls open longer than the hang limit at each scrape, by call site, \
+                 summed over the selected instances. A line that stays up is a dependency \
+                 hanging with nothing to cancel the calls.",
             )
-            .size(8, 8),
+            .q(
+                format!(
+                    "sum by (span, location) ({})",
+                    sel("tokio_doctor_hung_calls", "")
+                ),
+                SITE_LEGEND,
+            )
+            .size(6, 8),
+        ),
+        Item::Panel(
+            timeseries(
+                "Which child sets each join's latency",
+                "s",
+                "Seconds per second of join latency set by each slowest outbound child: when a \
+                 span waits for several calls, the one that finished last. p99 is 30 s because \
+                 of svcC reads here as svcC's line.",
+            )
+            .q(
+                format!(
+                    "sum by (span, child_span, child_location) ({})",
+                    rate("tokio_doctor_join_slowest_seconds_total", "")
+                ),
+                "{{span}} waits on {{child_span}} {{child_location}}",
+            )
+            .size(6, 8),
         ),
         Item::Row("serial_awaits: independent awaits run one after another"),
         Item::Panel(findings_by_site(serial).size(8, 8)),
