@@ -1,0 +1,148 @@
+//! Cost per use of the span-level machinery: a span's node (made on
+//! creation, freed on close), `held()` and `deadline()`, against the same
+//! operation under a registry with a no-op layer, in one run.
+//!
+//! ```text
+//! cargo run --release -p tokio-doctor-bench --bin helper-overhead
+//! ```
+//!
+//! Each operation runs `--iters N` times (default 200,000) inside an
+//! entered parent span on a current-thread runtime, for `--rounds N`
+//! interleaved rounds (default 7); the table has the median ns per
+//! operation and the doctor's cost over the baseline.
+
+use std::time::{Duration, Instant};
+
+use tracing::Instrument;
+use tracing_subscriber::prelude::*;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Sub {
+    Noop,
+    Doctor,
+}
+
+struct NoopLayer;
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for NoopLayer {}
+
+fn dispatch(sub: Sub) -> (tracing::Dispatch, Option<tokio_doctor::Doctor>) {
+    match sub {
+        Sub::Noop => (
+            tracing::Dispatch::new(tracing_subscriber::registry().with(NoopLayer)),
+            None,
+        ),
+        Sub::Doctor => {
+            let doctor = tokio_doctor::Doctor::builder()
+                .no_endpoint()
+                .build()
+                .expect("valid");
+            (
+                tracing::Dispatch::new(tracing_subscriber::registry().with(doctor.layer())),
+                Some(doctor),
+            )
+        }
+    }
+}
+
+const OPS: [&str; 6] = [
+    "span create+close (no fields)",
+    "outbound span create+close (otel.kind=client)",
+    "span with timeout_ms field",
+    "held(name, guard) + drop",
+    "tokio::time::timeout(ready)",
+    "tokio_doctor::deadline(ready)",
+];
+
+async fn run_op(op: usize, iters: u32) -> Duration {
+    let start = Instant::now();
+    match op {
+        0 => {
+            for _ in 0..iters {
+                drop(std::hint::black_box(tracing::info_span!("work")));
+            }
+        }
+        1 => {
+            for _ in 0..iters {
+                drop(std::hint::black_box(tracing::info_span!(
+                    "call",
+                    otel.kind = "client"
+                )));
+            }
+        }
+        2 => {
+            for _ in 0..iters {
+                drop(std::hint::black_box(tracing::info_span!(
+                    "budget",
+                    timeout_ms = 250u64
+                )));
+            }
+        }
+        3 => {
+            for i in 0..iters {
+                drop(std::hint::black_box(tokio_doctor::held("bench.lock", i)));
+            }
+        }
+        4 => {
+            for _ in 0..iters {
+                let r = tokio::time::timeout(Duration::from_secs(1), std::future::ready(1)).await;
+                std::hint::black_box(r.ok());
+            }
+        }
+        _ => {
+            for _ in 0..iters {
+                let r = tokio_doctor::deadline(Duration::from_secs(1), std::future::ready(1)).await;
+                std::hint::black_box(r.ok());
+            }
+        }
+    }
+    start.elapsed()
+}
+
+fn arg(name: &str, default: u32) -> u32 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse().expect("a number"))
+        .unwrap_or(default)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let iters = arg("--iters", 200_000);
+    let rounds = arg("--rounds", 7);
+    let mut ns: Vec<[Vec<f64>; 2]> = (0..OPS.len()).map(|_| [vec![], vec![]]).collect();
+    for round in 0..rounds {
+        for (si, sub) in [Sub::Noop, Sub::Doctor].into_iter().enumerate() {
+            let (d, _doctor) = dispatch(sub);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            tracing::dispatcher::with_default(&d, || {
+                rt.block_on(
+                    async {
+                        for (op, out) in ns.iter_mut().enumerate() {
+                            let t = run_op(op, iters).await;
+                            out[si].push(t.as_nanos() as f64 / iters as f64);
+                        }
+                    }
+                    .instrument(tracing::info_span!("parent")),
+                )
+            });
+        }
+        eprintln!("round {}/{rounds} done", round + 1);
+    }
+    println!(
+        "| operation ({iters} per round, {rounds} rounds, medians) | no-op layer ns | tokio-doctor ns | added ns |"
+    );
+    println!("|---|---|---|---|");
+    for (op, [noop, doc]) in ns.into_iter().enumerate() {
+        let (a, b) = (median(noop), median(doc));
+        println!("| {} | {a:.0} | {b:.0} | {:+.0} |", OPS[op], b - a);
+    }
+}
