@@ -21,12 +21,9 @@ fn doctor() -> Doctor {
 
 /// A backend call taking `ms`.
 async fn call_backend(ms: u64) {
+    let span = tracing::info_span!("call_backend", otel.kind = "client"); // MARK: call
     tokio::time::sleep(Duration::from_millis(ms))
-        .instrument(tracing::info_span!(
-            "call_backend",
-            otel.kind = "client",
-            peer.service = "svcC"
-        )) // MARK: call
+        .instrument(span)
         .await;
 }
 

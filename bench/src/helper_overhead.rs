@@ -112,9 +112,32 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// `--profile OP SUB`: runs only operation OP under SUB (0 no-op layer, 1
+/// tokio-doctor) once, for a profiler or `valgrind --tool=callgrind`.
+fn profile(iters: u32) -> bool {
+    let op = arg("--profile", u32::MAX);
+    if op == u32::MAX {
+        return false;
+    }
+    let args: Vec<String> = std::env::args().collect();
+    let sub = args.last().map(String::as_str) == Some("doctor");
+    let (d, _doctor) = dispatch(if sub { Sub::Doctor } else { Sub::Noop });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    tracing::dispatcher::with_default(&d, || {
+        rt.block_on(run_op(op as usize, iters).instrument(tracing::info_span!("parent")))
+    });
+    true
+}
+
 fn main() {
     let iters = arg("--iters", 200_000);
     let rounds = arg("--rounds", 7);
+    if profile(iters) {
+        return;
+    }
     let mut ns: Vec<[Vec<f64>; 2]> = (0..OPS.len()).map(|_| [vec![], vec![]]).collect();
     for round in 0..rounds {
         for (si, sub) in [Sub::Noop, Sub::Doctor].into_iter().enumerate() {
