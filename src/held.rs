@@ -113,6 +113,49 @@ pub(crate) fn held_at<G>(
     }
 }
 
+/// A lock guard that is a held scope and, like the guard, derefs to the
+/// value it guards: what the locks of [`sync`](crate::sync) return.
+///
+/// # Examples
+/// ```
+/// let hits = tokio_doctor::sync::blocking::Mutex::named("hits", 0u64);
+/// let mut guard = hits.lock(); // a HeldGuard
+/// *guard += 1;
+/// assert_eq!(*guard, 1);
+/// ```
+#[must_use = "the scope ends (and the lock is released) when this is dropped"]
+pub struct HeldGuard<G>(Held<G>);
+
+impl<G> HeldGuard<G> {
+    pub(crate) fn new(held: Held<G>) -> Self {
+        HeldGuard(held)
+    }
+
+    /// The underlying lock guard, ending the scope (the lock stays held).
+    pub fn into_inner(self) -> G {
+        self.0.into_inner()
+    }
+}
+
+impl<G: Deref> Deref for HeldGuard<G> {
+    type Target = G::Target;
+    fn deref(&self) -> &G::Target {
+        &self.0
+    }
+}
+
+impl<G: DerefMut> DerefMut for HeldGuard<G> {
+    fn deref_mut(&mut self) -> &mut G::Target {
+        &mut self.0
+    }
+}
+
+impl<G: std::fmt::Debug> std::fmt::Debug for HeldGuard<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// [`held`] as a method, for any guard.
 ///
 /// # Examples

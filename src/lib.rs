@@ -85,7 +85,7 @@ pub use deadline::{deadline, Deadline, DeadlineExt};
 pub use doctor::{Doctor, DoctorBuilder, Running};
 pub use error::Error;
 pub use finding::{Evidence, Finding, FindingKind, Severity};
-pub use held::{held, Held, HoldExt};
+pub use held::{held, Held, HeldGuard, HoldExt};
 pub use layer::DoctorLayer;
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
@@ -123,3 +123,8 @@ pub fn init() -> Result<Running, Error> {
         .map_err(|_| Error::SubscriberAlreadySet)?;
     doctor.start()
 }
+
+/// The README's Rust examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

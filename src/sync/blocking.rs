@@ -4,7 +4,7 @@
 
 use std::panic::Location;
 
-use crate::held::{held_at, Held};
+use crate::held::{held_at, HeldGuard};
 
 /// A `parking_lot::Mutex` whose guards are held scopes.
 ///
@@ -43,16 +43,18 @@ impl<T> Mutex<T> {
 impl<T: ?Sized> Mutex<T> {
     /// Locks, blocking the thread until free; the guard is a held scope.
     #[track_caller]
-    pub fn lock(&self) -> Held<parking_lot::MutexGuard<'_, T>> {
+    pub fn lock(&self) -> HeldGuard<parking_lot::MutexGuard<'_, T>> {
         let at = Location::caller();
-        held_at(self.name, self.inner.lock(), at)
+        HeldGuard::new(held_at(self.name, self.inner.lock(), at))
     }
 
     /// Locks if free, without blocking.
     #[track_caller]
-    pub fn try_lock(&self) -> Option<Held<parking_lot::MutexGuard<'_, T>>> {
+    pub fn try_lock(&self) -> Option<HeldGuard<parking_lot::MutexGuard<'_, T>>> {
         let at = Location::caller();
-        self.inner.try_lock().map(|g| held_at(self.name, g, at))
+        self.inner
+            .try_lock()
+            .map(|g| HeldGuard::new(held_at(self.name, g, at)))
     }
 }
 
@@ -93,15 +95,15 @@ impl<T> RwLock<T> {
 impl<T: ?Sized> RwLock<T> {
     /// Shared access; the guard is a held scope.
     #[track_caller]
-    pub fn read(&self) -> Held<parking_lot::RwLockReadGuard<'_, T>> {
+    pub fn read(&self) -> HeldGuard<parking_lot::RwLockReadGuard<'_, T>> {
         let at = Location::caller();
-        held_at(self.name, self.inner.read(), at)
+        HeldGuard::new(held_at(self.name, self.inner.read(), at))
     }
 
     /// Exclusive access; the guard is a held scope.
     #[track_caller]
-    pub fn write(&self) -> Held<parking_lot::RwLockWriteGuard<'_, T>> {
+    pub fn write(&self) -> HeldGuard<parking_lot::RwLockWriteGuard<'_, T>> {
         let at = Location::caller();
-        held_at(self.name, self.inner.write(), at)
+        HeldGuard::new(held_at(self.name, self.inner.write(), at))
     }
 }

@@ -9,7 +9,7 @@ pub mod blocking;
 use std::future::Future;
 use std::panic::Location;
 
-use crate::held::{held_at, Held};
+use crate::held::{held_at, HeldGuard};
 
 /// A `tokio::sync::Mutex` whose guards are held scopes.
 ///
@@ -51,9 +51,9 @@ impl<T: ?Sized> Mutex<T> {
     /// Locks, waiting asynchronously; the guard is a held scope from the
     /// moment the lock is acquired.
     #[track_caller]
-    pub fn lock(&self) -> impl Future<Output = Held<tokio::sync::MutexGuard<'_, T>>> + '_ {
+    pub fn lock(&self) -> impl Future<Output = HeldGuard<tokio::sync::MutexGuard<'_, T>>> + '_ {
         let at = Location::caller();
-        async move { held_at(self.name, self.inner.lock().await, at) }
+        async move { HeldGuard::new(held_at(self.name, self.inner.lock().await, at)) }
     }
 
     /// Locks if free, without waiting.
@@ -63,9 +63,11 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     pub fn try_lock(
         &self,
-    ) -> Result<Held<tokio::sync::MutexGuard<'_, T>>, tokio::sync::TryLockError> {
+    ) -> Result<HeldGuard<tokio::sync::MutexGuard<'_, T>>, tokio::sync::TryLockError> {
         let at = Location::caller();
-        self.inner.try_lock().map(|g| held_at(self.name, g, at))
+        self.inner
+            .try_lock()
+            .map(|g| HeldGuard::new(held_at(self.name, g, at)))
     }
 
     /// The wrapped mutex.
@@ -113,15 +115,19 @@ impl<T> RwLock<T> {
 impl<T: ?Sized> RwLock<T> {
     /// Shared access; the guard is a held scope.
     #[track_caller]
-    pub fn read(&self) -> impl Future<Output = Held<tokio::sync::RwLockReadGuard<'_, T>>> + '_ {
+    pub fn read(
+        &self,
+    ) -> impl Future<Output = HeldGuard<tokio::sync::RwLockReadGuard<'_, T>>> + '_ {
         let at = Location::caller();
-        async move { held_at(self.name, self.inner.read().await, at) }
+        async move { HeldGuard::new(held_at(self.name, self.inner.read().await, at)) }
     }
 
     /// Exclusive access; the guard is a held scope.
     #[track_caller]
-    pub fn write(&self) -> impl Future<Output = Held<tokio::sync::RwLockWriteGuard<'_, T>>> + '_ {
+    pub fn write(
+        &self,
+    ) -> impl Future<Output = HeldGuard<tokio::sync::RwLockWriteGuard<'_, T>>> + '_ {
         let at = Location::caller();
-        async move { held_at(self.name, self.inner.write().await, at) }
+        async move { HeldGuard::new(held_at(self.name, self.inner.write().await, at)) }
     }
 }
