@@ -44,13 +44,35 @@ fn dispatch(sub: Sub) -> (tracing::Dispatch, Option<tokio_doctor::Doctor>) {
     }
 }
 
-const OPS: [&str; 6] = [
+/// Wakes itself `remaining` times, then completes: one poll per wake, no
+/// I/O, so the span enter/exit around each poll is what is measured.
+struct SelfWaking {
+    remaining: u32,
+}
+
+impl std::future::Future for SelfWaking {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.remaining == 0 {
+            return std::task::Poll::Ready(());
+        }
+        self.remaining -= 1;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+const OPS: [&str; 7] = [
     "span create+close (no fields)",
     "outbound span create+close (otel.kind=client)",
     "span with timeout_ms field",
     "held(name, guard) + drop",
     "tokio::time::timeout(ready)",
     "tokio_doctor::deadline(ready)",
+    "poll of a task in a span (enter+exit)",
 ];
 
 async fn run_op(op: usize, iters: u32) -> Duration {
@@ -88,11 +110,18 @@ async fn run_op(op: usize, iters: u32) -> Duration {
                 std::hint::black_box(r.ok());
             }
         }
-        _ => {
+        5 => {
             for _ in 0..iters {
                 let r = tokio_doctor::deadline(Duration::from_secs(1), std::future::ready(1)).await;
                 std::hint::black_box(r.ok());
             }
+        }
+        _ => {
+            // A spawned task, so each wake is a real task poll by the
+            // runtime (the enclosing block_on is not a worker poll).
+            tokio::spawn(SelfWaking { remaining: iters }.instrument(tracing::info_span!("task")))
+                .await
+                .expect("task");
         }
     }
     start.elapsed()
