@@ -74,6 +74,8 @@ pub(crate) struct Config {
     pub(crate) queue_limit: Option<u64>,
     pub(crate) churn_window: Duration,
     pub(crate) materialization_bytes: u64,
+    /// Client addresses the endpoint answers; `None`: every client.
+    pub(crate) allow: Option<crate::export::allow::AllowList>,
 }
 
 impl Default for Config {
@@ -93,6 +95,7 @@ impl Default for Config {
             queue_limit: None,
             churn_window: DEFAULT_CHURN_WINDOW,
             materialization_bytes: DEFAULT_MATERIALIZATION_BYTES,
+            allow: None,
         }
     }
 }
@@ -150,6 +153,7 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         DEFAULT_LISTEN,
     ),
     ("TOKIO_DOCTOR_REQUIRE_ENDPOINT", "`true` or `false`", "true"),
+    ("TOKIO_DOCTOR_ALLOW", crate::export::allow::FORM, "any"),
     (
         "TOKIO_DOCTOR_BLOCKING_POLL_THRESHOLD",
         "a duration such as 10ms, 250us or 1s",
@@ -197,6 +201,13 @@ pub(crate) fn apply_env(
             "TOKIO_DOCTOR_REQUIRE_ENDPOINT" => {
                 config.require_endpoint = parse_bool(value).ok_or_else(bad)?
             }
+            "TOKIO_DOCTOR_ALLOW" => {
+                config.allow = if value.eq_ignore_ascii_case("any") {
+                    None
+                } else {
+                    Some(crate::export::allow::AllowList::parse(value).ok_or_else(bad)?)
+                }
+            }
             "TOKIO_DOCTOR_BLOCKING_POLL_THRESHOLD" => {
                 config.blocking_poll_threshold = parse_duration(value).ok_or_else(bad)?
             }
@@ -229,7 +240,31 @@ pub(crate) fn apply_env(
             _ => unreachable!("every variable in ENV_VARS has a parser"),
         }
     }
-    config.validate()
+    config.validate().map_err(|e| name_the_variable(e, &lookup))
+}
+
+/// A value that parses but is out of range fails `validate`, which names
+/// the setting (`label_cap`); from the environment, name the variable the
+/// user set and the form it accepts instead.
+fn name_the_variable(e: Error, lookup: &impl Fn(&str) -> Option<String>) -> Error {
+    let Error::InvalidConfig { setting, reason } = &e else {
+        return e;
+    };
+    let var_of = |setting: &str| format!("TOKIO_DOCTOR_{}", setting.to_ascii_uppercase());
+    // A window too short for the sample interval may come from either.
+    let culprits = [var_of(setting), var_of("sample_interval")];
+    for var in culprits {
+        let (Some(raw), Some((_, form, _))) =
+            (lookup(&var), ENV_VARS.iter().find(|(v, _, _)| *v == var))
+        else {
+            continue;
+        };
+        return invalid(
+            &var,
+            &format!("got {raw:?}, expected {form} (`{setting}` {reason})"),
+        );
+    }
+    e
 }
 
 fn parse_bool(s: &str) -> Option<bool> {

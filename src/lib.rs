@@ -62,6 +62,8 @@ mod doctor;
 mod error;
 pub mod export;
 mod finding;
+#[doc(hidden)]
+pub mod fuzz;
 mod layer;
 mod monitor;
 pub mod queue;
