@@ -94,6 +94,8 @@ pub(crate) struct Config {
     pub(crate) held_idle_threshold: Duration,
     pub(crate) hang_limit: Duration,
     pub(crate) deadline_grace: Duration,
+    /// Client addresses the endpoint answers; `None`: every client.
+    pub(crate) allow: Option<crate::export::allow::AllowList>,
 }
 
 impl Default for Config {
@@ -118,6 +120,7 @@ impl Default for Config {
             held_idle_threshold: DEFAULT_HELD_IDLE_THRESHOLD,
             hang_limit: DEFAULT_HANG_LIMIT,
             deadline_grace: DEFAULT_DEADLINE_GRACE,
+            allow: None,
         }
     }
 }
@@ -177,6 +180,7 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         DEFAULT_LISTEN,
     ),
     ("TOKIO_DOCTOR_REQUIRE_ENDPOINT", "`true` or `false`", "true"),
+    ("TOKIO_DOCTOR_ALLOW", crate::export::allow::FORM, "any"),
     (
         "TOKIO_DOCTOR_BLOCKING_POLL_THRESHOLD",
         "a duration such as 10ms, 250us or 1s",
@@ -224,6 +228,13 @@ pub(crate) fn apply_env(
             "TOKIO_DOCTOR_REQUIRE_ENDPOINT" => {
                 config.require_endpoint = parse_bool(value).ok_or_else(bad)?
             }
+            "TOKIO_DOCTOR_ALLOW" => {
+                config.allow = if value.eq_ignore_ascii_case("any") {
+                    None
+                } else {
+                    Some(crate::export::allow::AllowList::parse(value).ok_or_else(bad)?)
+                }
+            }
             "TOKIO_DOCTOR_BLOCKING_POLL_THRESHOLD" => {
                 config.blocking_poll_threshold = parse_duration(value).ok_or_else(bad)?
             }
@@ -256,7 +267,31 @@ pub(crate) fn apply_env(
             _ => unreachable!("every variable in ENV_VARS has a parser"),
         }
     }
-    config.validate()
+    config.validate().map_err(|e| name_the_variable(e, &lookup))
+}
+
+/// A value that parses but is out of range fails `validate`, which names
+/// the setting (`label_cap`); from the environment, name the variable the
+/// user set and the form it accepts instead.
+fn name_the_variable(e: Error, lookup: &impl Fn(&str) -> Option<String>) -> Error {
+    let Error::InvalidConfig { setting, reason } = &e else {
+        return e;
+    };
+    let var_of = |setting: &str| format!("TOKIO_DOCTOR_{}", setting.to_ascii_uppercase());
+    // A window too short for the sample interval may come from either.
+    let culprits = [var_of(setting), var_of("sample_interval")];
+    for var in culprits {
+        let (Some(raw), Some((_, form, _))) =
+            (lookup(&var), ENV_VARS.iter().find(|(v, _, _)| *v == var))
+        else {
+            continue;
+        };
+        return invalid(
+            &var,
+            &format!("got {raw:?}, expected {form} (`{setting}` {reason})"),
+        );
+    }
+    e
 }
 
 fn parse_bool(s: &str) -> Option<bool> {

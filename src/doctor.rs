@@ -47,6 +47,38 @@ impl DoctorBuilder {
         self
     }
 
+    /// Answer only clients whose address is in `list`: comma-separated
+    /// addresses or CIDR ranges, IPv4 or IPv6 (`"10.0.0.0/8, ::1"`); every
+    /// other client gets `403 Forbidden`. Default: every client that can
+    /// reach the address (loopback only unless [`listen`](Self::listen)
+    /// says otherwise). Environment: `TOKIO_DOCTOR_ALLOW`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming `allow_clients` and the accepted form
+    /// when an entry is malformed or the list is empty.
+    ///
+    /// # Examples
+    /// ```
+    /// let doctor = tokio_doctor::Doctor::builder()
+    ///     .listen("0.0.0.0:9464".parse().unwrap())
+    ///     .allow_clients("127.0.0.1, 10.0.0.0/8")?
+    ///     .build()?;
+    /// # Ok::<(), tokio_doctor::Error>(())
+    /// ```
+    pub fn allow_clients(mut self, list: &str) -> Result<Self, Error> {
+        let parsed = crate::export::allow::AllowList::parse(list).ok_or_else(|| {
+            crate::config::invalid(
+                "allow_clients",
+                &format!(
+                    "got {list:?}, expected {}",
+                    crate::export::allow::FORM.trim_end_matches(", or `any`")
+                ),
+            )
+        })?;
+        self.config.allow = Some(parsed);
+        Ok(self)
+    }
+
     /// When `false`, a busy port makes [`Doctor::start`] print a warning
     /// and run without the endpoint instead of returning an error. Default
     /// `true`.

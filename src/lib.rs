@@ -64,6 +64,8 @@ mod doctor;
 mod error;
 pub mod export;
 mod finding;
+#[doc(hidden)]
+pub mod fuzz;
 mod held;
 mod layer;
 mod monitor;

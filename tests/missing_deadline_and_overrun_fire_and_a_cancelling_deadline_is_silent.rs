@@ -52,6 +52,8 @@ fn calls_without_a_deadline_are_reported_with_their_p99_and_hangs() {
         .await;
         let text = doctor.render_prometheus();
         hung.abort();
+        // Wait for the cancelled task to be dropped (and its span closed).
+        let _ = hung.await;
         assert!(seen, "{:#?}", doctor.findings());
         assert!(
             text.lines().any(

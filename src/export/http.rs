@@ -5,8 +5,11 @@
 //! A deliberately small HTTP/1.1 server: one request per connection, a
 //! bounded request head, a deadline per connection and a cap on concurrent
 //! connections, so a slow or hostile scraper costs the service a socket,
-//! never a worker.
+//! never a worker. Past the cap, connections wait in the kernel's accept
+//! queue until a slot frees. Responses are built on the blocking pool, so a
+//! crowd of scrapers never takes the runtime's workers from the service.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +21,7 @@ use crate::state::Shared;
 
 /// Longest request head we read; anything longer is refused.
 const MAX_HEAD: usize = 8 * 1024;
-/// Connections served at once; more are closed at once.
+/// Connections served at once; more wait to be accepted.
 const MAX_CONNECTIONS: usize = 64;
 /// Time a client has to send its request and read the answer.
 const CONNECTION_DEADLINE: Duration = Duration::from_secs(10);
@@ -26,7 +29,10 @@ const CONNECTION_DEADLINE: Duration = Duration::from_secs(10);
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let (socket, _) = match listener.accept().await {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (socket, peer) = match listener.accept().await {
             Ok(conn) => conn,
             Err(_) => {
                 // Out of file descriptors and the like: back off, retry.
@@ -34,14 +40,10 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            drop(socket);
-            continue;
-        };
         let shared = shared.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let _ = tokio::time::timeout(CONNECTION_DEADLINE, handle(socket, &shared)).await;
+            let _ = tokio::time::timeout(CONNECTION_DEADLINE, handle(socket, peer, shared)).await;
         });
     }
 }
@@ -79,7 +81,6 @@ pub(crate) fn parse_head(head: &str) -> Option<Request<'_>> {
 
 /// Chooses the response for a request: status, content type, body.
 pub(crate) fn route(req: Option<Request<'_>>, shared: &Shared) -> (u16, &'static str, String) {
-    const TEXT: &str = "text/plain; charset=utf-8";
     const JSON: &str = "application/json";
     let Some(req) = req else {
         return (400, TEXT, "bad request\n".into());
@@ -109,29 +110,73 @@ pub(crate) fn route(req: Option<Request<'_>>, shared: &Shared) -> (u16, &'static
     }
 }
 
-async fn handle(mut socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
+/// Whether the allow-list (if any) admits `peer`.
+fn admitted(shared: &Shared, peer: SocketAddr) -> bool {
+    shared
+        .config
+        .allow
+        .as_ref()
+        .is_none_or(|l| l.allows(peer.ip()))
+}
+
+async fn handle(
+    mut socket: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+) -> std::io::Result<()> {
+    if !admitted(&shared, peer) {
+        let body = "forbidden: this address is not in the allow-list (TOKIO_DOCTOR_ALLOW)\n";
+        socket.write_all(&response(403, TEXT, body, false)).await?;
+        return socket.shutdown().await;
+    }
     let mut buf = vec![0u8; MAX_HEAD];
     let mut len = 0;
-    let head_end = loop {
+    loop {
         if len == buf.len() {
-            break None;
+            break;
         }
         let n = socket.read(&mut buf[len..]).await?;
         if n == 0 {
             return Ok(());
         }
         len += n;
-        if let Some(pos) = buf[..len].windows(4).position(|w| w == b"\r\n\r\n") {
-            break Some(pos);
+        if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
         }
+    }
+    buf.truncate(len);
+    // Rendering walks every site: keep it off the service's workers.
+    let out = match tokio::task::spawn_blocking(move || respond(&buf, &shared)).await {
+        Ok(out) => out,
+        // The runtime is shutting down.
+        Err(_) => return Ok(()),
     };
-    let head = head_end.and_then(|end| std::str::from_utf8(&buf[..end]).ok());
+    socket.write_all(&out).await?;
+    socket.shutdown().await
+}
+
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// The whole response to `request`, the bytes a client sent up to and
+/// including the blank line after its head (or the first [`MAX_HEAD`]
+/// bytes). Pure apart from reading the doctor's state: the fuzz target
+/// drives it with arbitrary bytes.
+pub(crate) fn respond(request: &[u8], shared: &Shared) -> Vec<u8> {
+    let head = request
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .and_then(|end| std::str::from_utf8(&request[..end]).ok());
     let req = head.and_then(parse_head);
     let is_head = req.as_ref().is_some_and(|r| r.method == "HEAD");
     let (status, content_type, body) = route(req, shared);
+    response(status, content_type, &body, is_head)
+}
+
+fn response(status: u16, content_type: &str, body: &str, is_head: bool) -> Vec<u8> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         _ => "Error",
@@ -144,16 +189,16 @@ async fn handle(mut socket: TcpStream, shared: &Shared) -> std::io::Result<()> {
     } else {
         String::new()
     };
-    let head = format!(
+    let mut out = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
          Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n{csp}Connection: close\r\n\r\n",
         body.len()
-    );
-    socket.write_all(head.as_bytes()).await?;
+    )
+    .into_bytes();
     if !is_head {
-        socket.write_all(body.as_bytes()).await?;
+        out.extend_from_slice(body.as_bytes());
     }
-    socket.shutdown().await
+    out
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Export: the metrics table, Prometheus text, the global-recorder bridge,
 //! the `/doctor` report and the HTTP endpoint that serves them.
 
+pub(crate) mod allow;
 pub(crate) mod histogram;
 pub(crate) mod http;
 mod page;

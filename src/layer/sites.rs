@@ -9,7 +9,12 @@
 //! Lookups happen when a span is created, never on enter/exit: a lock-free
 //! open-addressing table maps a 64-bit key (the metadata's address, or a hash
 //! of a spawn location) to a slot. Inserting takes a mutex, once per site.
+//! The table is never filled past half, so a lookup is a few probes however
+//! many call sites the code has; keys past that (more than eight times the
+//! cap, at least 8,192 of them) are folded, remembered in a set behind the
+//! mutex so each is counted once.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::sync::{Mutex, OnceLock};
 
@@ -68,6 +73,21 @@ impl Site {
     }
 }
 
+/// Keys the table had no room for, all folded into `other`; behind the
+/// insert mutex.
+#[derive(Debug, Default)]
+struct Spill {
+    /// Keys stored in the table.
+    stored: usize,
+    /// Folded keys not stored, so each is counted once.
+    unstored: HashSet<u64>,
+}
+
+/// Most folded keys remembered beyond the table: past this, new ones are
+/// still folded but no longer counted (a service with that many distinct
+/// call sites has a bigger problem, and memory stays bounded).
+const MAX_UNSTORED: usize = 1 << 16;
+
 /// The table of sites of one doctor.
 #[derive(Debug)]
 pub(crate) struct Sites {
@@ -75,7 +95,7 @@ pub(crate) struct Sites {
     used: AtomicU32,
     keys: Box<[AtomicU64]>,
     values: Box<[AtomicU32]>,
-    insert: Mutex<()>,
+    insert: Mutex<Spill>,
     /// Distinct sites folded into `other` because the cap was reached.
     pub(crate) folded: AtomicU64,
 }
@@ -88,15 +108,16 @@ impl Sites {
             target: "other".into(),
             location: "other".into(),
         });
-        // Four key slots per site: probes stay short, and keys for folded
-        // sites still fit so their lookups stay lock-free.
-        let table = (cap * 4).next_power_of_two().max(64);
+        // Sixteen key slots per site, and at least 16,384 (192 KiB): filled
+        // at most half, so probes stay short and the keys of many folded
+        // sites still fit, their lookups lock-free.
+        let table = (cap * 16).next_power_of_two().max(1 << 14);
         Sites {
             slots,
             used: AtomicU32::new(1),
             keys: (0..table).map(|_| AtomicU64::new(0)).collect(),
             values: (0..table).map(|_| AtomicU32::new(OTHER)).collect(),
-            insert: Mutex::new(()),
+            insert: Mutex::new(Spill::default()),
             folded: AtomicU64::new(0),
         }
     }
@@ -141,9 +162,17 @@ impl Sites {
         let key = key.max(1);
         // A poisoned lock only means another thread panicked while holding
         // it; the table itself is always consistent, so carry on.
-        let _guard = self.insert.lock().unwrap_or_else(|e| e.into_inner());
+        let mut spill = self.insert.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(idx) = self.lookup(key) {
             return idx;
+        }
+        if spill.stored >= self.keys.len() / 2 {
+            // No room to remember it lock-free; sites past the cap use far
+            // fewer keys than the table holds, so this one is folded.
+            if spill.unstored.len() < MAX_UNSTORED && spill.unstored.insert(key) {
+                self.folded.fetch_add(1, Relaxed);
+            }
+            return OTHER;
         }
         let used = self.used.load(Relaxed);
         let idx = if (used as usize) < self.slots.len() {
@@ -156,10 +185,11 @@ impl Sites {
         };
         let mask = self.keys.len() - 1;
         let mut i = self.home(key);
-        for _ in 0..self.keys.len() {
+        loop {
             if self.keys[i].load(Relaxed) == 0 {
                 self.values[i].store(idx, Relaxed);
                 self.keys[i].store(key, Release);
+                spill.stored += 1;
                 break;
             }
             i = (i + 1) & mask;
@@ -214,5 +244,21 @@ mod tests {
         assert_eq!(sites.lookup(40), Some(OTHER));
         assert_eq!(sites.folded.load(Relaxed), 1);
         assert_eq!(sites.iter().count(), 4);
+    }
+
+    #[test]
+    fn many_more_sites_than_the_table_holds_are_each_folded_once() {
+        let sites = Sites::new(3);
+        let keys = 3 * sites.keys.len() as u64;
+        for round in 0..2 {
+            for k in 1..=keys {
+                let idx = sites.intern(k, || meta(k));
+                assert_eq!(idx == OTHER, k > 3, "round {round}, key {k}");
+            }
+        }
+        assert_eq!(sites.folded.load(Relaxed), keys - 3);
+        // The table stays half empty, so a miss is a few probes.
+        let stored = sites.keys.iter().filter(|k| k.load(Relaxed) != 0).count();
+        assert_eq!(stored, sites.keys.len() / 2);
     }
 }
