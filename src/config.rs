@@ -206,6 +206,27 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "a duration such as 5ms",
         "5ms",
     ),
+    (
+        "TOKIO_DOCTOR_HELD_IDLE_THRESHOLD",
+        "a duration such as 50ms",
+        "50ms",
+    ),
+    ("TOKIO_DOCTOR_HANG_LIMIT", "a duration such as 10s", "10s"),
+    (
+        "TOKIO_DOCTOR_DEADLINE_GRACE",
+        "a duration such as 50ms",
+        "50ms",
+    ),
+    (
+        "TOKIO_DOCTOR_RESOURCE_SPANS",
+        "span names separated by commas, such as db.transaction",
+        "none",
+    ),
+    (
+        "TOKIO_DOCTOR_OUTBOUND_SPANS",
+        "span names separated by commas, such as fetch_profile",
+        "none",
+    ),
 ];
 
 /// Applies every `TOKIO_DOCTOR_*` variable found by `lookup` over `config`.
@@ -248,6 +269,17 @@ pub(crate) fn apply_env(
             "TOKIO_DOCTOR_WATCHDOG_INTERVAL" => {
                 config.watchdog_interval = parse_duration(value).ok_or_else(bad)?
             }
+            "TOKIO_DOCTOR_HELD_IDLE_THRESHOLD" => {
+                config.held_idle_threshold = parse_duration(value).ok_or_else(bad)?
+            }
+            "TOKIO_DOCTOR_HANG_LIMIT" => {
+                config.hang_limit = parse_duration(value).ok_or_else(bad)?
+            }
+            "TOKIO_DOCTOR_DEADLINE_GRACE" => {
+                config.deadline_grace = parse_duration(value).ok_or_else(bad)?
+            }
+            "TOKIO_DOCTOR_RESOURCE_SPANS" => config.resource_span_names = parse_names(value),
+            "TOKIO_DOCTOR_OUTBOUND_SPANS" => config.outbound_span_names = parse_names(value),
             "TOKIO_DOCTOR_QUEUE_WINDOW" => {
                 config.queue_window = parse_duration(value).ok_or_else(bad)?
             }
@@ -292,6 +324,18 @@ fn name_the_variable(e: Error, lookup: &impl Fn(&str) -> Option<String>) -> Erro
         );
     }
     e
+}
+
+/// `a, b,c` as names; `none` or nothing as no names.
+fn parse_names(s: &str) -> Vec<String> {
+    if s.eq_ignore_ascii_case("none") {
+        return Vec::new();
+    }
+    s.split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
