@@ -207,6 +207,26 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "5ms",
     ),
     (
+        "TOKIO_DOCTOR_QUEUE_WINDOW",
+        "a duration of at least three sample intervals, such as 10s",
+        "10s",
+    ),
+    (
+        "TOKIO_DOCTOR_QUEUE_DEPTH_FLOOR",
+        "an integer such as 100",
+        "100",
+    ),
+    (
+        "TOKIO_DOCTOR_QUEUE_LIMIT",
+        "an integer greater than zero, or `none`",
+        "none",
+    ),
+    (
+        "TOKIO_DOCTOR_CHURN_WINDOW",
+        "a duration of at least three sample intervals, such as 30s",
+        "30s",
+    ),
+    (
         "TOKIO_DOCTOR_HELD_IDLE_THRESHOLD",
         "a duration such as 50ms",
         "50ms",

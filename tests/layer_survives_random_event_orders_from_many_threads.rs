@@ -156,13 +156,16 @@ struct Actor {
     shared: Arc<Vec<Span>>,
     own: Vec<Span>,
     seen: Vec<tracing::Id>,
-    /// Ids on the layer's span stack of this thread.
-    layer_stack: Vec<tracing::Id>,
+    /// Ids on the layer's span stack of this thread (`None`: tokio's own
+    /// `block_on` span, with tokio_unstable).
+    layer_stack: Vec<Option<tracing::Id>>,
     /// The registry's span stack of this thread (it keeps a reference to
     /// each span it holds, so these are alive and must be exited at the end).
     registry_stack: Vec<tracing::Id>,
     /// Depth and start of the open poll, if any.
     poll: Option<(usize, Instant)>,
+    /// Set while a blocking poll is injected (its length is expected).
+    injecting: bool,
     tally: Tally,
 }
 
@@ -185,45 +188,62 @@ impl Actor {
         }
         // Inside block_on this thread is a runtime worker, where polls begin.
         let rt = self.rt.take().expect("not nested");
-        let out = rt.block_on(async { f(self) });
+        let begun = Instant::now();
+        let out = rt.block_on(async {
+            // With tokio_unstable, tokio enters a task span of its own
+            // (kind `block_on`) around each poll of the future.
+            if cfg!(tokio_unstable) {
+                self.model_enter(None, true, begun);
+            }
+            f(self)
+        });
+        if cfg!(tokio_unstable) {
+            self.model_exit(None, Instant::now());
+        }
         self.rt = Some(rt);
         out
     }
 
-    fn enter(&mut self, id: tracing::Id, worker: bool) {
+    /// What the layer does on an enter (`None`: tokio's `block_on` span).
+    fn model_enter(&mut self, id: Option<tracing::Id>, worker: bool, at: Instant) {
         if self.layer_stack.len() < MAX_DEPTH {
             if self.poll.is_none() && worker {
-                self.poll = Some((self.layer_stack.len(), Instant::now()));
+                self.poll = Some((self.layer_stack.len(), at));
             }
-            self.layer_stack.push(id.clone());
+            self.layer_stack.push(id);
         }
-        self.registry_stack.push(id.clone());
-        self.dispatch.enter(&id);
     }
 
-    /// Exits `id`; returns whether that ended a poll lasting `elapsed`.
-    fn exit(&mut self, id: &tracing::Id) -> Option<Duration> {
-        self.dispatch.exit(id);
-        let ended = Instant::now();
-        if let Some(p) = self.registry_stack.iter().rposition(|x| x == id) {
-            self.registry_stack.remove(p);
-        }
-        let pos = self.layer_stack.iter().rposition(|x| x == id)?;
+    /// What the layer does on an exit: pop to the span, maybe end the poll.
+    fn model_exit(&mut self, id: Option<&tracing::Id>, at: Instant) {
+        let Some(pos) = self.layer_stack.iter().rposition(|x| x.as_ref() == id) else {
+            return;
+        };
         self.layer_stack.truncate(pos);
         match self.poll {
             Some((root, started)) if pos <= root => {
                 self.poll = None;
                 self.tally.polls += 1;
-                Some(ended - started)
+                if at - started >= AMBIGUOUS && !self.injecting {
+                    self.tally.ambiguous += 1;
+                }
             }
-            _ => None,
+            _ => {}
         }
     }
 
-    fn exit_random(&mut self, id: &tracing::Id) {
-        if self.exit(id).is_some_and(|d| d >= AMBIGUOUS) {
-            self.tally.ambiguous += 1;
+    fn enter(&mut self, id: tracing::Id, worker: bool) {
+        self.model_enter(Some(id.clone()), worker, Instant::now());
+        self.registry_stack.push(id.clone());
+        self.dispatch.enter(&id);
+    }
+
+    fn exit(&mut self, id: &tracing::Id) {
+        self.dispatch.exit(id);
+        if let Some(p) = self.registry_stack.iter().rposition(|x| x == id) {
+            self.registry_stack.remove(p);
         }
+        self.model_exit(Some(id), Instant::now());
     }
 
     fn run(&mut self, op: Op) {
@@ -252,7 +272,7 @@ impl Actor {
             }
             Op::Exit { target, worker } => {
                 if let Some(id) = self.id_of(target, true) {
-                    self.as_worker(worker, |a| a.exit_random(&id));
+                    self.as_worker(worker, |a| a.exit(&id));
                 }
             }
             Op::Record { handle, value } if !self.own.is_empty() => {
@@ -270,12 +290,14 @@ impl Actor {
                 let Some(id) = self.own[i % self.own.len()].id() else {
                     return;
                 };
+                // The stack is empty, so this is one whole poll.
+                self.injecting = true;
                 self.as_worker(true, |a| {
                     a.enter(id.clone(), true);
                     support::spin_for(INJECTED);
-                    let ended = a.exit(&id);
-                    assert!(ended.is_some(), "an injected poll is a whole poll");
+                    a.exit(&id);
                 });
+                self.injecting = false;
                 self.tally.injected += 1;
             }
             _ => {}
@@ -286,7 +308,7 @@ impl Actor {
     /// handles: afterwards it holds no reference to any span.
     fn finish(mut self) -> Tally {
         while let Some(id) = self.registry_stack.last().cloned() {
-            self.exit_random(&id);
+            self.exit(&id);
         }
         assert!(self.layer_stack.is_empty() && self.poll.is_none());
         self.own.clear();
@@ -338,6 +360,7 @@ fn run_case(scripts: Vec<Vec<Op>>, shared_sites: Vec<u8>) -> Result<(), TestCase
                     layer_stack: Vec::new(),
                     registry_stack: Vec::new(),
                     poll: None,
+                    injecting: false,
                     tally: Tally::default(),
                 };
                 start.wait();
