@@ -94,6 +94,8 @@ pub(crate) struct Config {
     pub(crate) held_idle_threshold: Duration,
     pub(crate) hang_limit: Duration,
     pub(crate) deadline_grace: Duration,
+    /// The concurrency-shape detectors' settings.
+    pub(crate) shape: crate::shape_settings::ShapeConfig,
 }
 
 impl Default for Config {
@@ -118,6 +120,7 @@ impl Default for Config {
             held_idle_threshold: DEFAULT_HELD_IDLE_THRESHOLD,
             hang_limit: DEFAULT_HANG_LIMIT,
             deadline_grace: DEFAULT_DEADLINE_GRACE,
+            shape: Default::default(),
         }
     }
 }
@@ -154,6 +157,7 @@ impl Config {
         if self.queue_limit == Some(0) {
             return Err(invalid("queue_limit", "must be greater than zero"));
         }
+        self.shape.validate(self.sample_interval)?;
         if self.label_cap == 0 || self.label_cap > 100_000 {
             return Err(invalid("label_cap", "must be between 1 and 100000"));
         }

@@ -27,7 +27,7 @@ use crate::Error;
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct DoctorBuilder {
-    config: Config,
+    pub(crate) config: Config,
 }
 
 impl DoctorBuilder {

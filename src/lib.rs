@@ -68,6 +68,8 @@ mod layer;
 mod monitor;
 pub mod queue;
 pub mod route;
+mod shape_settings;
+mod spawn;
 mod state;
 pub mod sync;
 
@@ -89,6 +91,12 @@ pub use layer::DoctorLayer;
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
 pub use route::layer::{RouteInfo, TaskMonitorLayer, TaskMonitorService};
+pub use shape_settings::{
+    DEFAULT_CONCURRENCY_WINDOW, DEFAULT_EXCESS_TASKS, DEFAULT_FANOUT_THRESHOLD,
+    DEFAULT_SERIAL_CHAIN, DEFAULT_SERIAL_MIN_AWAIT, DEFAULT_TASK_WINDOW, DEFAULT_TRIVIAL_BUSY,
+    DEFAULT_TRIVIAL_RATE,
+};
+pub use spawn::spawn;
 
 /// Starts a doctor with defaults and `TOKIO_DOCTOR_*` settings, and installs
 /// a global subscriber: a registry with the doctor's layer and a `fmt` layer

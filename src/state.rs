@@ -101,6 +101,8 @@ pub(crate) struct Shared {
         Mutex<std::collections::BTreeMap<String, crate::detect::connection_churn::PeerTrack>>,
     pub(crate) created: std::time::Instant,
     pub(crate) started: AtomicBool,
+    /// What the sampler keeps for the concurrency-shape detectors.
+    pub(crate) shape: crate::detect::shape_sampler::ShapeState,
 }
 
 impl Shared {
@@ -129,6 +131,7 @@ impl Shared {
             peers: Mutex::new(Default::default()),
             created: std::time::Instant::now(),
             started: AtomicBool::new(false),
+            shape: Default::default(),
         }
     }
 

@@ -13,7 +13,6 @@ pub(crate) mod join;
 mod nodes;
 #[allow(dead_code)]
 pub(crate) mod outbound;
-#[allow(dead_code)]
 pub(crate) mod shape;
 pub(crate) mod sites;
 #[allow(dead_code)]
@@ -65,6 +64,11 @@ impl DoctorLayer {
             owner: shared.id,
             shared,
         }
+    }
+
+    /// The doctor's state this layer feeds.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     fn site_of_callsite(&self, meta: &'static Metadata<'static>) -> u32 {
