@@ -31,18 +31,24 @@ pub(crate) const FIX: &str = "cap the calls in flight at the recommended limit (
 pub(crate) struct ConcurrencyAdvice;
 
 /// The latest advice of every outbound call site.
-pub(crate) fn advice_by_site(shared: &Shared) -> Vec<(u32, Option<Advice>, usize)> {
+/// The latest advice of every outbound call site, and its mean in flight
+/// over the last window (or, before a window is complete, in flight now).
+pub(crate) fn advice_by_site(shared: &Shared) -> Vec<(u32, Option<Advice>, f64)> {
     lock(&shared.shape.advice)
         .iter()
-        .map(|(site, t)| (*site, t.advice, t.in_flight_now))
+        .map(|(site, t)| {
+            let l = t.last.map_or(t.in_flight_now as f64, |w| w.l);
+            (*site, t.advice, l)
+        })
         .collect()
 }
 
-/// The recommended limit of one call site, if measured.
+/// The recommended limit of one call site, once its ceiling is measured.
 pub(crate) fn recommended(shared: &Shared, site: u32) -> Option<u64> {
     lock(&shared.shape.advice)
         .get(&site)
         .and_then(|t| t.advice)
+        .filter(|a| a.saturated)
         .map(|a| a.recommended)
 }
 

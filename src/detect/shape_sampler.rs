@@ -94,6 +94,8 @@ pub(crate) struct AdviceTrack {
     pub(crate) in_flight_now: usize,
     /// Samples at which the caller was past the knee.
     pub(crate) past_knee_samples: u64,
+    /// The latest window, advice or not.
+    pub(crate) last: Option<Window>,
 }
 
 fn bucket_of(l: f64) -> usize {
@@ -112,6 +114,7 @@ impl AdviceTrack {
             advice: None,
             in_flight_now: 0,
             past_knee_samples: 0,
+            last: None,
         }
     }
 
@@ -134,6 +137,7 @@ impl AdviceTrack {
             calls: dc,
         };
         self.buckets[bucket_of(now.l)].add(now.lambda, now.w);
+        self.last = Some(now);
         self.advice = self.advise(now);
         if self.advice.is_some_and(|a| a.past_knee) {
             self.past_knee_samples += 1;
@@ -147,6 +151,11 @@ impl AdviceTrack {
                 .enumerate()
                 .filter(|(_, b)| b.n >= MIN_OBSERVATIONS)
         };
+        // One level of concurrency says nothing about the curve (λ × W is
+        // then just the L it ran at): wait for two.
+        if seen().count() < 2 {
+            return None;
+        }
         let lambda_max = seen().map(|(_, b)| b.lambda).fold(0.0, f64::max);
         let (_, low) = seen().next()?;
         let w_low = low.w;
@@ -351,11 +360,15 @@ mod tests {
     }
 
     #[test]
-    fn without_low_load_there_is_no_claim_of_a_knee() {
+    fn one_level_of_load_gives_no_advice() {
         let mut track = AdviceTrack::new(8);
         let (mut t, mut calls, mut dur) = (0.0, 0.0, 0.0);
         run(&mut track, &mut t, &mut calls, &mut dur, 64.0, 8);
+        assert!(track.advice.is_none(), "{:?}", track.advice);
+        run(&mut track, &mut t, &mut calls, &mut dur, 32.0, 8);
+        // Throughput did not rise from 32 to 64, but latency was never seen
+        // at low load: the advice is the lowest load seen, not 16.
         let a = track.advice.unwrap();
-        assert!(!a.saturated && !a.past_knee, "{a:?}");
+        assert!(a.recommended >= 32 && !a.past_knee, "{a:?}");
     }
 }

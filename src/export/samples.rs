@@ -281,9 +281,9 @@ fn shape_families(fams: &mut Families, shared: &Shared) {
         }
     }
     let f = fams.family("tokio_doctor_concurrency_in_flight");
-    for (site, a, now) in &advice {
+    for (site, _, l) in &advice {
         if let Some(labels) = site_labels(*site) {
-            f.scalar(labels, a.map_or(*now as f64, |a| a.now.l));
+            f.scalar(labels, *l);
         }
     }
     let f = fams.family("tokio_doctor_serial_avoidable_seconds_total");

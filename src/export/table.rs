@@ -273,8 +273,9 @@ pub const METRICS: &[MetricDef] = &[
         Gauge,
         SITE,
         "Calls in flight each outbound call site should be limited to, by Little's Law: the \
-         most throughput seen times the latency at the lowest load seen, rounded down. A lower \
-         bound until the caller has been seen past the point where throughput stops rising.",
+         most throughput seen times the latency at the lowest load seen, rounded down. Shown once \
+         two levels of concurrency have been seen; a lower bound until more concurrency has \
+         been seen to stop adding throughput.",
     ),
     doctor(
         "tokio_doctor_concurrency_in_flight",
