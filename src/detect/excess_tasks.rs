@@ -44,10 +44,16 @@ impl Detector for ExcessTasks {
                 continue;
             }
             let (spawned, finished) = t.counts();
+            // The rates when the most tasks were alive, or when spawns
+            // outran completions the most: what piled them up.
             let rates = track
-                .and_then(|tr| tr.rates)
-                .filter(|r| r.spawned > 0.0 || runaway == 0)
-                .or(track.map(|tr| tr.runaway_best))
+                .map(|tr| {
+                    if runaway > 0 {
+                        tr.runaway_best
+                    } else {
+                        tr.at_peak
+                    }
+                })
                 .unwrap_or_default();
             let f = Finding {
                 kind: FindingKind::ExcessTasks,
@@ -108,8 +114,8 @@ impl Detector for ExcessTasks {
             );
         }
         format!(
-            "Spawn site {} had up to {:.0} tasks alive at once (now {:.0}, threshold {:.0}): \
-             {:.0} spawned/s against {:.0} completed/s ({:.0} spawned, {:.0} completed in all).",
+            "Spawn site {} had up to {:.0} tasks alive at once (now {:.0}, threshold {:.0}), \
+             spawning {:.0}/s while {:.0}/s completed ({:.0} spawned, {:.0} completed in all).",
             f.location,
             ev("peak_live_tasks"),
             ev("live_tasks"),

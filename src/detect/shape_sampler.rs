@@ -209,6 +209,9 @@ pub(crate) struct TaskTrack {
     /// with many tasks alive, and the highest spawn rate then.
     pub(crate) runaway_hits: u64,
     pub(crate) runaway_best: TaskRates,
+    /// The most live tasks a sample saw, and the rates at that sample.
+    pub(crate) peak_live: u64,
+    pub(crate) at_peak: TaskRates,
 }
 
 impl TaskTrack {
@@ -288,6 +291,8 @@ pub(crate) fn sample(shared: &Shared, handle: &tokio::runtime::Handle) {
             trivial_best: TaskRates::default(),
             runaway_hits: 0,
             runaway_best: TaskRates::default(),
+            peak_live: 0,
+            at_peak: TaskRates::default(),
         });
         let v = [
             spawned as f64,
@@ -305,6 +310,10 @@ pub(crate) fn sample(shared: &Shared, handle: &tokio::runtime::Handle) {
             }
         }
         let live = s.tasks.get().map_or(0, |t| t.live());
+        if live > 0 && live >= track.peak_live {
+            track.peak_live = live;
+            track.at_peak = r;
+        }
         if r.spawned >= RUNAWAY_RATIO * r.finished.max(1.0)
             && live >= (cfg.shape.excess_tasks / 10).max(1)
         {

@@ -120,9 +120,9 @@ impl Detector for TrivialAsync {
             "futures"
         };
         format!(
-            "{what} up to {:.0} {unit}/s that finished in their first poll after {:.1} µs of \
+            "{what} up to {:.0} {unit}/s that finished in their first poll after {:.2} µs of \
              work on average ({:.0}% of them; {} in all): async machinery for work that never \
-             waits, costing about {:.3} s of runtime bookkeeping and {:.1} µs of waiting to be \
+             waits, costing about {:.3} s of runtime bookkeeping and {:.2} µs of waiting to be \
              polled each.",
             ev("trivial_per_second"),
             ev("mean_busy_seconds") * 1e6,
