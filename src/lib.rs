@@ -38,7 +38,10 @@
 //! - detectors turn that state into [`Finding`]s: kind, call site
 //!   (`span`, `file:line`), cost, and the fix: `blocking_poll` (CPU on the
 //!   executor), `queue_growth` (see [`queue`]) and `connection_churn` (see
-//!   [`connection`]).
+//!   [`connection`]); from the shape of the span tree, `serial_awaits`,
+//!   `unbounded_fanout`, the Little's Law `concurrency_advice`, and with
+//!   [`spawn`] (or `tokio_unstable` task spans) `trivial_async` and
+//!   `excess_tasks` per spawn site.
 //! - [`export`]: one table of metrics, rendered as Prometheus text at
 //!   `/metrics`, the report as an HTML page at `/doctor` and as JSON at
 //!   `/doctor.json`; the `tokio-doctor` binary prints it in a terminal.
