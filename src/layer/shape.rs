@@ -65,36 +65,37 @@ impl Run {
     }
 }
 
-/// Under the parent's lock: what its children of each site did.
+/// Under the parent's lock: what its children of each site did. Made on
+/// the first child, so leaf spans (most of them) carry one pointer.
 #[derive(Debug, Default)]
 pub(crate) struct ChildShape {
-    runs: [Run; CHILD_SITES],
+    runs: Option<Box<[Run; CHILD_SITES]>>,
 }
 
 impl ChildShape {
     fn find(&mut self, site: u32) -> Option<&mut Run> {
-        self.runs.iter_mut().find(|r| r.site == site)
+        self.runs.as_mut()?.iter_mut().find(|r| r.site == site)
     }
 
     fn find_or_claim(&mut self, site: u32) -> Option<&mut Run> {
-        let i = match self.runs.iter().position(|r| r.site == site) {
+        let runs = self.runs.get_or_insert_with(Default::default);
+        let i = match runs.iter().position(|r| r.site == site) {
             Some(i) => i,
             // A free run, else one whose children are all closed (the
             // oldest chain is the one lost).
             None => {
-                let i = self
-                    .runs
+                let i = runs
                     .iter()
                     .position(|r| r.site == EMPTY)
-                    .or_else(|| self.runs.iter().position(|r| r.open == 0))?;
-                self.runs[i] = Run {
+                    .or_else(|| runs.iter().position(|r| r.open == 0))?;
+                runs[i] = Run {
                     site,
                     ..Run::default()
                 };
                 i
             }
         };
-        Some(&mut self.runs[i])
+        Some(&mut runs[i])
     }
 
     /// A child of `site` opened at `now` (clock ticks) under `parent`.
