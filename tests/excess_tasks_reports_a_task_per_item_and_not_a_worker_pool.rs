@@ -114,3 +114,39 @@ fn batches_on_a_fixed_pool_of_workers_are_silent() {
     let fanout = support::of_kind(&doctor, FindingKind::UnboundedFanout);
     assert!(fanout.is_empty(), "{fanout:#?}");
 }
+
+#[test]
+fn plain_tokio_spawn_is_seen_by_its_task_spans_or_in_the_runtime_count() {
+    let doctor = doctor();
+    let rt = support::runtime(&doctor);
+    let line = support::line_of(
+        include_str!("excess_tasks_reports_a_task_per_item_and_not_a_worker_pool.rs"),
+        "MARK: plain spawn",
+    );
+    rt.block_on(async {
+        let _running = doctor.start().unwrap();
+        let downstream = Arc::new(Semaphore::new(50));
+        let handles: Vec<_> = (0..ITEMS)
+            .map(|_| tokio::spawn(process(downstream.clone(), 1))) // MARK: plain spawn
+            .collect();
+        let seen = support::eventually(Duration::from_secs(5), || {
+            !support::of_kind(&doctor, FindingKind::ExcessTasks).is_empty()
+        })
+        .await;
+        assert!(seen, "reported while the tasks are alive");
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    let found = support::of_kind(&doctor, FindingKind::ExcessTasks);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let f = &found[0];
+    if cfg!(tokio_unstable) {
+        // tokio's task spans name the spawn site.
+        assert_eq!(f.location, format!("{}:{line}", file!()));
+    } else {
+        assert_eq!(f.location, "runtime");
+        assert!(f.message.contains("tokio_doctor::spawn"), "{}", f.message);
+    }
+    assert!(f.evidence("peak_live_tasks").unwrap() >= 10_000.0);
+}
