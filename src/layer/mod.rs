@@ -200,9 +200,12 @@ where
 
 fn is_tokio_resource(meta: &Metadata<'_>) -> bool {
     let t = meta.target();
+    // The async-op spans (`runtime.resource.async_op` and its `.poll`,
+    // made on every semaphore acquire, sleep, ...) have tokio's module
+    // path as their target: match them by name.
     t.starts_with("runtime::resource")
         || t == "tokio::task::waker"
-        || meta.name() == "runtime.resource"
+        || meta.name().starts_with("runtime.resource")
 }
 
 mod task_span {
