@@ -51,7 +51,7 @@ fn join_all_over_every_item_and_a_spawn_per_item_are_unbounded() {
         let handles: Vec<_> = (0..2_000)
             .map(|i| {
                 let work = async move {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
                     i
                 };
                 tokio_doctor::spawn(work) // MARK: spawn per item
