@@ -96,6 +96,8 @@ pub(crate) struct Config {
     pub(crate) deadline_grace: Duration,
     /// Client addresses the endpoint answers; `None`: every client.
     pub(crate) allow: Option<crate::export::allow::AllowList>,
+    /// The concurrency-shape detectors' settings.
+    pub(crate) shape: crate::shape_settings::ShapeConfig,
 }
 
 impl Default for Config {
@@ -121,6 +123,7 @@ impl Default for Config {
             hang_limit: DEFAULT_HANG_LIMIT,
             deadline_grace: DEFAULT_DEADLINE_GRACE,
             allow: None,
+            shape: Default::default(),
         }
     }
 }
@@ -157,6 +160,7 @@ impl Config {
         if self.queue_limit == Some(0) {
             return Err(invalid("queue_limit", "must be greater than zero"));
         }
+        self.shape.validate(self.sample_interval)?;
         if self.label_cap == 0 || self.label_cap > 100_000 {
             return Err(invalid("label_cap", "must be between 1 and 100000"));
         }

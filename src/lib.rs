@@ -38,7 +38,10 @@
 //! - detectors turn that state into [`Finding`]s: kind, call site
 //!   (`span`, `file:line`), cost, and the fix: `blocking_poll` (CPU on the
 //!   executor), `queue_growth` (see [`queue`]) and `connection_churn` (see
-//!   [`connection`]).
+//!   [`connection`]); from the shape of the span tree, `serial_awaits`,
+//!   `unbounded_fanout`, the Little's Law `concurrency_advice`, and with
+//!   [`spawn`] (or `tokio_unstable` task spans) `trivial_async` and
+//!   `excess_tasks` per spawn site.
 //! - [`export`]: one table of metrics, rendered as Prometheus text at
 //!   `/metrics`, the report as an HTML page at `/doctor` and as JSON at
 //!   `/doctor.json`; the `tokio-doctor` binary prints it in a terminal.
@@ -71,6 +74,8 @@ mod layer;
 mod monitor;
 pub mod queue;
 pub mod route;
+mod shape_settings;
+mod spawn;
 mod state;
 pub mod sync;
 
@@ -92,6 +97,12 @@ pub use layer::DoctorLayer;
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
 pub use route::layer::{RouteInfo, TaskMonitorLayer, TaskMonitorService};
+pub use shape_settings::{
+    DEFAULT_CONCURRENCY_WINDOW, DEFAULT_EXCESS_TASKS, DEFAULT_FANOUT_THRESHOLD,
+    DEFAULT_SERIAL_CHAIN, DEFAULT_SERIAL_MIN_AWAIT, DEFAULT_TASK_WINDOW, DEFAULT_TRIVIAL_BUSY,
+    DEFAULT_TRIVIAL_RATE,
+};
+pub use spawn::spawn;
 
 /// Starts a doctor with defaults and `TOKIO_DOCTOR_*` settings, and installs
 /// a global subscriber: a registry with the doctor's layer and a `fmt` layer

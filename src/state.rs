@@ -105,6 +105,8 @@ pub(crate) struct Shared {
         Mutex<std::collections::BTreeMap<u32, crate::detect::held_across_await::IdleWindow>>,
     pub(crate) created: std::time::Instant,
     pub(crate) started: AtomicBool,
+    /// What the sampler keeps for the concurrency-shape detectors.
+    pub(crate) shape: crate::detect::shape_sampler::ShapeState,
 }
 
 impl Shared {
@@ -134,6 +136,7 @@ impl Shared {
             held_windows: Mutex::new(Default::default()),
             created: std::time::Instant::now(),
             started: AtomicBool::new(false),
+            shape: Default::default(),
         }
     }
 

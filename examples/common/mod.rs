@@ -115,3 +115,29 @@ fn fail(msg: &str) -> ! {
     eprintln!("{msg}");
     std::process::exit(2)
 }
+
+/// The findings table, then each finding's sentence and fix.
+pub fn print_report(doctor: &tokio_doctor::Doctor) {
+    print_findings(doctor);
+    for f in doctor.findings() {
+        println!("  - {}\n    fix: {}", f.message, f.fix);
+    }
+}
+
+/// A doctor without endpoint, its layer installed as the global
+/// subscriber, and a sample interval of `sample`.
+pub fn doctor_with(
+    sample: Duration,
+    configure: impl FnOnce(tokio_doctor::DoctorBuilder) -> tokio_doctor::DoctorBuilder,
+) -> tokio_doctor::Doctor {
+    use tracing_subscriber::prelude::*;
+    let doctor = configure(
+        tokio_doctor::Doctor::builder()
+            .no_endpoint()
+            .sample_interval(sample),
+    )
+    .build()
+    .expect("valid settings");
+    tracing_subscriber::registry().with(doctor.layer()).init();
+    doctor
+}

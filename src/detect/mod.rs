@@ -7,15 +7,21 @@
 #[cfg(feature = "alloc")]
 pub(crate) mod allocation_amplification;
 pub(crate) mod blocking_poll;
+pub(crate) mod concurrency_advice;
 pub(crate) mod connection_churn;
 pub(crate) mod deadline_overrun;
+pub(crate) mod excess_tasks;
 pub(crate) mod held_across_await;
 #[cfg(feature = "alloc")]
 pub(crate) mod materialization;
 pub(crate) mod missing_deadline;
 pub(crate) mod queue_growth;
 pub(crate) mod route_slow_polls;
+pub(crate) mod serial_awaits;
+pub(crate) mod shape_sampler;
 pub(crate) mod slow_work_while_held;
+pub(crate) mod trivial_async;
+pub(crate) mod unbounded_fanout;
 
 use crate::finding::{Finding, FindingKind};
 use crate::state::Shared;
@@ -45,10 +51,15 @@ pub(crate) trait Detector: Send + Sync {
 /// Every detector of this build, in the spec's order.
 pub(crate) fn all() -> Vec<Box<dyn Detector>> {
     let mut all: Vec<Box<dyn Detector>> = vec![
+        Box::new(serial_awaits::SerialAwaits),
+        Box::new(unbounded_fanout::UnboundedFanout),
+        Box::new(concurrency_advice::ConcurrencyAdvice),
+        Box::new(trivial_async::TrivialAsync),
         Box::new(blocking_poll::BlockingPoll),
         Box::new(route_slow_polls::RouteSlowPolls),
         Box::new(connection_churn::ConnectionChurn),
         Box::new(queue_growth::QueueGrowth),
+        Box::new(excess_tasks::ExcessTasks),
         Box::new(held_across_await::HeldAcrossAwait),
         Box::new(slow_work_while_held::SlowWorkWhileHeld),
         Box::new(missing_deadline::MissingDeadline),

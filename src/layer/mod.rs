@@ -13,7 +13,6 @@ pub(crate) mod join;
 mod nodes;
 #[allow(dead_code)]
 pub(crate) mod outbound;
-#[allow(dead_code)]
 pub(crate) mod shape;
 pub(crate) mod sites;
 #[allow(dead_code)]
@@ -65,6 +64,11 @@ impl DoctorLayer {
             owner: shared.id,
             shared,
         }
+    }
+
+    /// The doctor's state this layer feeds.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     fn site_of_callsite(&self, meta: &'static Metadata<'static>) -> u32 {
@@ -196,9 +200,12 @@ where
 
 fn is_tokio_resource(meta: &Metadata<'_>) -> bool {
     let t = meta.target();
+    // The async-op spans (`runtime.resource.async_op` and its `.poll`,
+    // made on every semaphore acquire, sleep, ...) have tokio's module
+    // path as their target: match them by name.
     t.starts_with("runtime::resource")
         || t == "tokio::task::waker"
-        || meta.name() == "runtime.resource"
+        || meta.name().starts_with("runtime.resource")
 }
 
 mod task_span {

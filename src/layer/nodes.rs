@@ -148,7 +148,7 @@ pub(super) fn open<S>(
                 deadline_ns = deadline_ns.min(p.deadline_ns.saturating_sub(spent));
             }
             let mut children = lock(&p.children);
-            children.shape.child_opened(site, now);
+            children.shape.child_opened(shared, p, site, now);
             inside_hold = p
                 .hold
                 .clone()
@@ -161,6 +161,7 @@ pub(super) fn open<S>(
             }
         }
     }
+    super::shape::span_opened(shared, site, meta);
     let outbound = facts.otel_client.unwrap_or(class.outbound);
     if outbound {
         shared
@@ -209,6 +210,7 @@ where
         enters,
         outbound: node.outbound,
     };
+    super::shape::span_closed(shared, &closed, span.metadata());
     let site = shared.sites.get(node.site);
     let grace = shared.config.deadline_grace.as_nanos() as u64;
     if node.deadline_ns != u64::MAX && duration_ns > node.deadline_ns.saturating_add(grace) {
@@ -252,7 +254,7 @@ where
         let ext = parent.extensions();
         if let Some(p) = ext.get::<SpanNode>() {
             let mut children = lock(&p.children);
-            children.shape.child_closed(&closed);
+            children.shape.child_closed(shared, p, &closed);
             if node.outbound {
                 children.join.child_closed(node.site, duration_ns);
             }

@@ -1,20 +1,316 @@
 //! The shape of concurrency under one parent span: serial chains of
-//! siblings and concurrent fan-out (issue 4 fills this in).
+//! siblings and concurrent fan-out, and per-site counts of tasks and of
+//! spans that completed in their first poll.
+//!
+//! Per parent, a fixed array of [`CHILD_SITES`] runs (one per child call
+//! site) lives in the parent's node, under the parent's own lock, touched
+//! when a child opens or closes: memory is O(live spans). What a run
+//! concludes is written into the child site's [`ShapeStats`] (atomics) as
+//! soon as it crosses a threshold, so a chain or a fan-out shows while it
+//! is still running, and nothing needs doing when the parent closes.
 
-use crate::layer::span_node::Closed;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
 
-/// Under the parent's lock: what its children of each site did.
+use tracing_core::Metadata;
+
+use crate::layer::span_node::{Closed, SpanNode};
+use crate::state::Shared;
+
+/// Child call sites tracked per parent. A parent with more distinct child
+/// sites at once reuses a run whose children are all closed; past that,
+/// the extra site is not tracked under this parent.
+pub(crate) const CHILD_SITES: usize = 4;
+const EMPTY: u32 = u32::MAX;
+
+/// What the children of one site did under one parent.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    site: u32,
+    /// Children of this site open now, and the most at once.
+    open: u32,
+    peak: u32,
+    /// The child open now has had no sibling of its site open beside it.
+    clean: bool,
+    /// The current chain: consecutive, non-overlapping, mostly idle.
+    chain: u32,
+    sum_ns: u64,
+    max_ns: u64,
+    /// Close time (ticks) and duration of the chain's last child.
+    last_closed: u64,
+    last_ns: u64,
+}
+
+impl Default for Run {
+    fn default() -> Self {
+        Run {
+            site: EMPTY,
+            open: 0,
+            peak: 0,
+            clean: false,
+            chain: 0,
+            sum_ns: 0,
+            max_ns: 0,
+            last_closed: 0,
+            last_ns: 0,
+        }
+    }
+}
+
+impl Run {
+    fn reset_chain(&mut self) {
+        self.chain = 0;
+        self.sum_ns = 0;
+        self.max_ns = 0;
+    }
+}
+
+/// Under the parent's lock: what its children of each site did. Made on
+/// the first child, so leaf spans (most of them) carry one pointer.
 #[derive(Debug, Default)]
-pub(crate) struct ChildShape {}
+pub(crate) struct ChildShape {
+    runs: Option<Box<[Run; CHILD_SITES]>>,
+}
 
 impl ChildShape {
-    /// A child of `site` opened at `now` (clock ticks).
-    pub(crate) fn child_opened(&mut self, _site: u32, _now: u64) {}
+    fn find(&mut self, site: u32) -> Option<&mut Run> {
+        self.runs.as_mut()?.iter_mut().find(|r| r.site == site)
+    }
 
-    /// A child closed.
-    pub(crate) fn child_closed(&mut self, _closed: &Closed) {}
+    fn find_or_claim(&mut self, site: u32) -> Option<&mut Run> {
+        let runs = self.runs.get_or_insert_with(Default::default);
+        let i = match runs.iter().position(|r| r.site == site) {
+            Some(i) => i,
+            // A free run, else one whose children are all closed (the
+            // oldest chain is the one lost).
+            None => {
+                let i = runs
+                    .iter()
+                    .position(|r| r.site == EMPTY)
+                    .or_else(|| runs.iter().position(|r| r.open == 0))?;
+                runs[i] = Run {
+                    site,
+                    ..Run::default()
+                };
+                i
+            }
+        };
+        Some(&mut runs[i])
+    }
+
+    /// A child of `site` opened at `now` (clock ticks) under `parent`.
+    pub(crate) fn child_opened(&mut self, shared: &Shared, parent: &SpanNode, site: u32, now: u64) {
+        let Some(r) = self.find_or_claim(site) else {
+            return;
+        };
+        if r.open > 0 {
+            // Overlapping siblings: whatever this is, it is not serial.
+            r.reset_chain();
+            r.clean = false;
+        } else {
+            r.clean = true;
+            // A loop that waits on something else between its children
+            // (a queue, a timer) is a consumer, not a chain of fetches:
+            // the gap must not exceed the last child's own duration.
+            if r.chain > 0 && shared.clock.delta_as_nanos(r.last_closed, now) > r.last_ns {
+                r.reset_chain();
+            }
+        }
+        r.open += 1;
+        if r.open > r.peak {
+            r.peak = r.open;
+            if r.peak >= 2 {
+                let stats = &shared.sites.get(site).shape;
+                let peak = r.peak as u64;
+                if stats.fanout_peak.load(Relaxed) < peak {
+                    stats.fanout_peak.fetch_max(peak, Relaxed);
+                    stats.fanout_parent.store(parent.site, Relaxed);
+                }
+                if peak == shared.config.shape.fanout_threshold {
+                    stats.fanout_parents.fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+
+    /// A child closed under `parent`.
+    pub(crate) fn child_closed(&mut self, shared: &Shared, parent: &SpanNode, closed: &Closed) {
+        let Some(r) = self.find(closed.site) else {
+            return;
+        };
+        r.open = r.open.saturating_sub(1);
+        if r.open > 0 {
+            r.clean = false;
+            return;
+        }
+        let cfg = &shared.config.shape;
+        let idle = closed.duration_ns >= cfg.serial_min_await.as_nanos() as u64
+            && closed.busy_ns.saturating_mul(2) < closed.duration_ns;
+        if !r.clean || !idle || parent.sequential_intended {
+            r.reset_chain();
+            return;
+        }
+        let d = closed.duration_ns;
+        let before = r.sum_ns - r.max_ns;
+        r.chain += 1;
+        r.sum_ns += d;
+        r.max_ns = r.max_ns.max(d);
+        r.last_closed = closed.closed;
+        r.last_ns = d;
+        if r.chain < cfg.serial_chain || is_pool_worker(shared, parent.site) {
+            return;
+        }
+        let stats = &shared.sites.get(closed.site).shape;
+        let avoidable = r.sum_ns - r.max_ns;
+        if r.chain == cfg.serial_chain {
+            stats.serial_chains.fetch_add(1, Relaxed);
+            stats.serial_calls.fetch_add(r.chain as u64, Relaxed);
+            stats.serial_total_ns.fetch_add(r.sum_ns, Relaxed);
+            stats.serial_avoidable_ns.fetch_add(avoidable, Relaxed);
+            stats.serial_parent.store(parent.site, Relaxed);
+        } else {
+            stats.serial_calls.fetch_add(1, Relaxed);
+            stats.serial_total_ns.fetch_add(d, Relaxed);
+            stats
+                .serial_avoidable_ns
+                .fetch_add(avoidable - before, Relaxed);
+        }
+        stats.serial_longest.fetch_max(r.chain as u64, Relaxed);
+    }
+}
+
+/// Whether spans of `site` are one worker of a pool: instances of it ran
+/// side by side under one parent, or it is a task spawned from a site that
+/// had several alive at once. A worker's serial loop is the bounded pool
+/// of scenario 2 working as meant, not scenario 1.
+fn is_pool_worker(shared: &Shared, site: u32) -> bool {
+    let s = &shared.sites.get(site).shape;
+    s.fanout_peak.load(Relaxed) >= 2
+        || s.tasks
+            .get()
+            .is_some_and(|t| t.span_peak.load(Relaxed) >= 2 || t.peak.load(Relaxed) >= 2)
+}
+
+/// Whether the span is one of tokio's task spans (`tokio_unstable`).
+fn is_task_span(meta: &Metadata<'_>) -> bool {
+    meta.name() == "runtime.spawn" && meta.target().starts_with("tokio::task")
+}
+
+/// A span of `site` was created: counts tokio's task spans per spawn site.
+pub(crate) fn span_opened(shared: &Shared, site: u32, meta: &Metadata<'_>) {
+    if is_task_span(meta) {
+        let t = shared.sites.get(site).shape.tasks();
+        let live =
+            (t.span_opened.fetch_add(1, Relaxed) + 1).saturating_sub(t.span_closed.load(Relaxed));
+        if t.span_peak.load(Relaxed) < live {
+            t.span_peak.fetch_max(live, Relaxed);
+        }
+    }
+}
+
+/// A span closed: counts closes and trivial completions per site, and
+/// task spans per spawn site.
+pub(crate) fn span_closed(shared: &Shared, closed: &Closed, meta: &Metadata<'_>) {
+    let stats = &shared.sites.get(closed.site).shape;
+    if is_task_span(meta) {
+        stats.tasks().span_closed.fetch_add(1, Relaxed);
+    }
+    stats.closed.fetch_add(1, Relaxed);
+    // An instrumented future (tokio's task spans are one) that completed
+    // in its first poll was entered twice: the poll, and the drop that
+    // `Instrumented` enters the span for. A span entered once is sync code
+    // (`in_scope`, `#[instrument]` on a sync fn): not async at all.
+    if closed.enters == 2 && closed.busy_ns <= shared.config.shape.trivial_busy.as_nanos() as u64 {
+        stats.trivial.fetch_add(1, Relaxed);
+        stats.trivial_busy_ns.fetch_add(closed.busy_ns, Relaxed);
+        stats
+            .trivial_wait_ns
+            .fetch_add(closed.duration_ns.saturating_sub(closed.busy_ns), Relaxed);
+    }
 }
 
 /// Per child site: what the shape detectors have seen of it.
 #[derive(Debug, Default)]
-pub(crate) struct ShapeStats {}
+pub(crate) struct ShapeStats {
+    /// Serial chains that reached the threshold, the calls in them, their
+    /// summed and avoidable (sum − longest) nanoseconds, the longest chain,
+    /// and the parent site of the latest.
+    pub(crate) serial_chains: AtomicU64,
+    pub(crate) serial_calls: AtomicU64,
+    pub(crate) serial_total_ns: AtomicU64,
+    pub(crate) serial_avoidable_ns: AtomicU64,
+    pub(crate) serial_longest: AtomicU64,
+    pub(crate) serial_parent: AtomicU32,
+    /// Most spans of this site open at once under one parent, the parent
+    /// site of that peak, and parents that crossed the fan-out threshold.
+    pub(crate) fanout_peak: AtomicU64,
+    pub(crate) fanout_parent: AtomicU32,
+    pub(crate) fanout_parents: AtomicU64,
+    /// Spans closed, and those that completed in their first poll with
+    /// tiny busy time, with their busy and waiting nanoseconds.
+    pub(crate) closed: AtomicU64,
+    pub(crate) trivial: AtomicU64,
+    pub(crate) trivial_busy_ns: AtomicU64,
+    pub(crate) trivial_wait_ns: AtomicU64,
+    /// Made the first time the site spawns a task.
+    pub(crate) tasks: OnceLock<Box<TaskStats>>,
+}
+
+impl ShapeStats {
+    pub(crate) fn tasks(&self) -> &TaskStats {
+        self.tasks.get_or_init(Default::default)
+    }
+}
+
+/// Tasks of one spawn site, counted two ways: by
+/// [`tokio_doctor::spawn`](crate::spawn), and by tokio's task spans. A task
+/// may be seen both ways; readers take the larger.
+#[derive(Debug, Default)]
+pub(crate) struct TaskStats {
+    /// Through `tokio_doctor::spawn`: spawned, finished (completed, or
+    /// dropped unfinished), most alive at once, completed in their first
+    /// poll with tiny busy time.
+    pub(crate) spawned: AtomicU64,
+    pub(crate) finished: AtomicU64,
+    pub(crate) peak: AtomicU64,
+    pub(crate) trivial: AtomicU64,
+    pub(crate) trivial_busy_ns: AtomicU64,
+    pub(crate) trivial_wait_ns: AtomicU64,
+    /// Through tokio's task spans (`tokio_unstable`).
+    pub(crate) span_opened: AtomicU64,
+    pub(crate) span_closed: AtomicU64,
+    pub(crate) span_peak: AtomicU64,
+}
+
+impl TaskStats {
+    /// (spawned, finished) by the larger count: a task seen both ways
+    /// counts once.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        let a = (self.spawned.load(Relaxed), self.finished.load(Relaxed));
+        let b = (
+            self.span_opened.load(Relaxed),
+            self.span_closed.load(Relaxed),
+        );
+        if b.0 > a.0 {
+            b
+        } else {
+            a
+        }
+    }
+
+    pub(crate) fn live(&self) -> u64 {
+        let a = self
+            .spawned
+            .load(Relaxed)
+            .saturating_sub(self.finished.load(Relaxed));
+        let b = self
+            .span_opened
+            .load(Relaxed)
+            .saturating_sub(self.span_closed.load(Relaxed));
+        a.max(b)
+    }
+
+    pub(crate) fn peak(&self) -> u64 {
+        self.peak.load(Relaxed).max(self.span_peak.load(Relaxed))
+    }
+}

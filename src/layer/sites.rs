@@ -53,7 +53,6 @@ pub(crate) struct Site {
     /// Made the first time the site joins several outbound children.
     pub(crate) joins: OnceLock<Box<crate::layer::join::JoinStats>>,
     /// Serial chains, fan-out and task counts of spans of this site.
-    #[allow(dead_code)]
     pub(crate) shape: crate::layer::shape::ShapeStats,
     #[cfg(feature = "alloc")]
     pub(crate) alloc: crate::alloc::SiteAlloc,

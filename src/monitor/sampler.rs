@@ -26,6 +26,7 @@ pub(crate) async fn run(shared: Arc<Shared>, handle: tokio::runtime::Handle) {
         crate::detect::queue_growth::sample(&shared);
         crate::detect::connection_churn::sample(&shared);
         crate::detect::held_across_await::sample(&shared);
+        crate::detect::shape_sampler::sample(&shared, &handle);
         let lag_max_ns = shared.lag_max_ns.swap(0, Relaxed);
         shared.lag_max_last_ns.store(lag_max_ns, Relaxed);
         crate::state::lock(&shared.lag_history).record(

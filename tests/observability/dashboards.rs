@@ -915,6 +915,23 @@ fn detectors() -> Value {
             )
             .size(8, 8),
         ),
+        Item::Panel(
+            timeseries(
+                "Avoidable seconds per second, by call site",
+                "s",
+                "Seconds per second that serial chains of each call site would have saved run \
+                 concurrently (sum of each chain's durations minus its longest), summed over \
+                 the selected instances: the latency a join_all would give back.",
+            )
+            .q(
+                format!(
+                    "sum by (span, location) ({})",
+                    rate("tokio_doctor_serial_avoidable_seconds_total", "")
+                ),
+                SITE_LEGEND,
+            )
+            .size(24, 6),
+        ),
         Item::Row("unbounded_fanout, concurrency: fan-out peaks and Little's Law"),
         Item::Panel(findings_by_site(fanout).size(8, 8)),
         Item::Panel(
@@ -1104,6 +1121,46 @@ fn detectors() -> Value {
                  site.",
             )
             .size(8, 8),
+        ),
+        Item::Panel(
+            timeseries(
+                "Live tasks, by spawn site",
+                "short",
+                "Tasks alive per spawn site (tokio_doctor::spawn, or tokio's task spans with \
+                 tokio_unstable), summed over the selected instances. A site that climbs into \
+                 the thousands spawns a task per item.",
+            )
+            .q(
+                format!(
+                    "sum by (span, location) ({})",
+                    sel("tokio_doctor_spawn_site_live_tasks", "")
+                ),
+                SITE_LEGEND,
+            )
+            .size(12, 8),
+        ),
+        Item::Panel(
+            timeseries(
+                "Spawned vs completed per second, by spawn site",
+                "ops",
+                "Tasks spawned and finished per second at each spawn site, summed over the \
+                 selected instances: spawns well above completions pile up live tasks.",
+            )
+            .q(
+                format!(
+                    "sum by (span, location) ({})",
+                    rate("tokio_doctor_spawn_site_spawned_total", "")
+                ),
+                "spawned {{location}}",
+            )
+            .q(
+                format!(
+                    "sum by (span, location) ({})",
+                    rate("tokio_doctor_spawn_site_completed_total", "")
+                ),
+                "completed {{location}}",
+            )
+            .size(12, 8),
         ),
         Item::Row("Routes and jobs: TaskMonitorLayer and monitor_job"),
         Item::Panel(

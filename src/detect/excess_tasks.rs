@@ -1,0 +1,142 @@
+//! Scenario 9: a million tasks instead of batches and a bounded pool.
+//!
+//! **Signal.** Live tasks of one spawn site ([`tokio_doctor::spawn`](crate::spawn),
+//! or tokio's task spans with `tokio_unstable`) at or over the threshold
+//! (default 10,000), or spawns outrunning completions tenfold over the
+//! task window with over a tenth of the threshold alive; or the runtime's
+//! own live tasks over the threshold when no spawn site explains them.
+//!
+//! **Quantity.** Live tasks now and at the peak, spawn and completion
+//! rates, spawns and completions in all.
+//!
+//! **Silent on** a fixed pool of workers over batches, and on many tasks
+//! that finish as fast as they are spawned.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::Detector;
+use crate::finding::{Evidence, Finding, FindingKind, Severity};
+use crate::state::{lock, Shared};
+
+pub(crate) const FIX: &str = "process items in batches on a fixed pool of workers (a JoinSet \
+    of n tasks, or a Semaphore of n permits acquired before each spawn) instead of a task per \
+    item: each live task holds its future, its captures and scheduler state";
+
+pub(crate) struct ExcessTasks;
+
+impl Detector for ExcessTasks {
+    fn kind(&self) -> FindingKind {
+        FindingKind::ExcessTasks
+    }
+
+    fn check(&self, shared: &Shared) -> Vec<Finding> {
+        let threshold = shared.config.shape.excess_tasks;
+        let tracks = lock(&shared.shape.tasks);
+        let mut out = Vec::new();
+        for (idx, site, meta) in shared.sites.iter() {
+            let Some(t) = site.shape.tasks.get() else {
+                continue;
+            };
+            let peak = t.peak();
+            let track = tracks.get(&idx);
+            let runaway = track.map_or(0, |tr| tr.runaway_hits);
+            if peak < threshold && runaway == 0 {
+                continue;
+            }
+            let (spawned, finished) = t.counts();
+            // The rates when the most tasks were alive, or when spawns
+            // outran completions the most: what piled them up.
+            let rates = track
+                .map(|tr| {
+                    if runaway > 0 {
+                        tr.runaway_best
+                    } else {
+                        tr.at_peak
+                    }
+                })
+                .unwrap_or_default();
+            let f = Finding {
+                kind: FindingKind::ExcessTasks,
+                severity: Severity::Warning,
+                span: meta.span.clone(),
+                target: meta.target.clone(),
+                location: meta.location.clone(),
+                count: peak.max(runaway),
+                cost_seconds: 0.0,
+                evidence: vec![
+                    Evidence::new("live_tasks", t.live() as f64, "count"),
+                    Evidence::new("peak_live_tasks", peak as f64, "count"),
+                    Evidence::new("spawned_per_second", rates.spawned, "1/second"),
+                    Evidence::new("completed_per_second", rates.finished, "1/second"),
+                    Evidence::new("spawned", spawned as f64, "count"),
+                    Evidence::new("completed", finished as f64, "count"),
+                    Evidence::new("threshold_tasks", threshold as f64, "count"),
+                ],
+                message: String::new(),
+                fix: FIX.to_string(),
+            };
+            out.push(self.with_sentence(f));
+        }
+        let runtime_peak = shared.shape.runtime_peak.load(Relaxed);
+        if out.is_empty() && runtime_peak >= threshold {
+            let live = shared.shape.runtime_live.load(Relaxed);
+            let f = Finding {
+                kind: FindingKind::ExcessTasks,
+                severity: Severity::Warning,
+                span: "runtime".to_string(),
+                target: "runtime".to_string(),
+                location: "runtime".to_string(),
+                count: runtime_peak,
+                cost_seconds: 0.0,
+                evidence: vec![
+                    Evidence::new("live_tasks", live as f64, "count"),
+                    Evidence::new("peak_live_tasks", runtime_peak as f64, "count"),
+                    Evidence::new("threshold_tasks", threshold as f64, "count"),
+                ],
+                message: String::new(),
+                fix: FIX.to_string(),
+            };
+            out.push(self.with_sentence(f));
+        }
+        out
+    }
+
+    fn sentence(&self, f: &Finding) -> String {
+        let ev = |n| f.evidence(n).unwrap_or(0.0);
+        if f.location == "runtime" {
+            return format!(
+                "The runtime had up to {:.0} tasks alive at once (now {:.0}, threshold {:.0}); \
+                 spawn with tokio_doctor::spawn (or build with --cfg tokio_unstable) to name the \
+                 spawn site.",
+                ev("peak_live_tasks"),
+                ev("live_tasks"),
+                ev("threshold_tasks")
+            );
+        }
+        format!(
+            "Spawn site {} had up to {:.0} tasks alive at once (now {:.0}, threshold {:.0}), \
+             spawning {:.0}/s while {:.0}/s completed ({:.0} spawned, {:.0} completed in all).",
+            f.location,
+            ev("peak_live_tasks"),
+            ev("live_tasks"),
+            ev("threshold_tasks"),
+            ev("spawned_per_second"),
+            ev("completed_per_second"),
+            ev("spawned"),
+            ev("completed"),
+        )
+    }
+
+    fn summary(&self, findings: &[Finding]) -> String {
+        let peak = findings
+            .iter()
+            .filter_map(|f| f.evidence("peak_live_tasks"))
+            .fold(0.0, f64::max);
+        format!(
+            "{} spawn site{} kept far more tasks alive than useful (up to {:.0}).",
+            findings.len(),
+            if findings.len() == 1 { "" } else { "s" },
+            peak
+        )
+    }
+}

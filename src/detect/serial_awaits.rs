@@ -1,0 +1,121 @@
+//! Scenario 1: independent awaits run one after another in a loop.
+//!
+//! **Signal.** Under one parent span, at least 8 (configurable) consecutive
+//! sibling spans of one call site that never overlap in time, are mostly
+//! idle (busy under half their duration, at least 1 ms long) and follow
+//! one another with no longer gap than their own duration (a consumer
+//! waiting on a queue between items is not a chain). Independence cannot
+//! be proven at runtime: this is a candidate with its evidence.
+//!
+//! **Quantity.** Chain length, and avoidable seconds: the sum of the
+//! chain's durations minus the longest, what running them concurrently
+//! would have saved.
+//!
+//! **Silent on.** `join_all`, `JoinSet`, `buffer_unordered` (siblings
+//! overlap), a parent marked `doctor.sequential = "intended"`, and the
+//! loop of one worker in a pool (its parent ran beside siblings of its own
+//! site, or is a task whose spawn site had several alive at once).
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::Detector;
+use crate::finding::{Evidence, Finding, FindingKind, Severity};
+use crate::layer::sites::SiteMeta;
+use crate::state::Shared;
+
+pub(crate) const FIX: &str = "run the independent calls concurrently and join once: \
+    futures::future::join_all, a JoinSet, or stream::iter(..).buffer_unordered(n) to bound \
+    them; if each call needs the previous one's result, mark the parent span with \
+    doctor.sequential = \"intended\"";
+
+pub(crate) struct SerialAwaits;
+
+fn describe(f: &Finding, parent: Option<&SiteMeta>) -> String {
+    let ev = |n| f.evidence(n).unwrap_or(0.0);
+    let under = parent.map_or(String::new(), |p| {
+        format!(" under `{}` at {}", p.span, p.location)
+    });
+    format!(
+        "`{}` at {} ran in chains of up to {:.0} calls one after another{under}, never \
+         overlapping and mostly idle ({} chain{}, {:.0} calls, {:.3} s in all): running them \
+         concurrently would have saved {:.3} s.",
+        f.span,
+        f.location,
+        ev("longest_chain"),
+        f.count,
+        if f.count == 1 { "" } else { "s" },
+        ev("calls"),
+        ev("serial_seconds"),
+        ev("avoidable_seconds"),
+    )
+}
+
+impl Detector for SerialAwaits {
+    fn kind(&self) -> FindingKind {
+        FindingKind::SerialAwaits
+    }
+
+    fn check(&self, shared: &Shared) -> Vec<Finding> {
+        shared
+            .sites
+            .iter()
+            .filter(|(_, site, _)| site.shape.serial_chains.load(Relaxed) > 0)
+            .map(|(_, site, meta)| {
+                let s = &site.shape;
+                let secs = |ns: u64| ns as f64 / 1e9;
+                let calls = s.serial_calls.load(Relaxed);
+                let total = s.serial_total_ns.load(Relaxed);
+                let avoidable = secs(s.serial_avoidable_ns.load(Relaxed));
+                let mut f = Finding {
+                    kind: FindingKind::SerialAwaits,
+                    severity: Severity::Warning,
+                    span: meta.span.clone(),
+                    target: meta.target.clone(),
+                    location: meta.location.clone(),
+                    count: s.serial_chains.load(Relaxed),
+                    cost_seconds: avoidable,
+                    evidence: vec![
+                        Evidence::new(
+                            "longest_chain",
+                            s.serial_longest.load(Relaxed) as f64,
+                            "count",
+                        ),
+                        Evidence::new("calls", calls as f64, "count"),
+                        Evidence::new("avoidable_seconds", avoidable, "seconds"),
+                        Evidence::new("serial_seconds", secs(total), "seconds"),
+                        Evidence::new(
+                            "mean_call_seconds",
+                            secs(total) / calls.max(1) as f64,
+                            "seconds",
+                        ),
+                        Evidence::new(
+                            "threshold_chain",
+                            shared.config.shape.serial_chain as f64,
+                            "count",
+                        ),
+                    ],
+                    message: String::new(),
+                    fix: FIX.to_string(),
+                };
+                let parent = shared.sites.get(s.serial_parent.load(Relaxed)).meta.get();
+                f.message = describe(&f, parent);
+                f
+            })
+            .collect()
+    }
+
+    fn sentence(&self, f: &Finding) -> String {
+        describe(f, None)
+    }
+
+    fn summary(&self, findings: &[Finding]) -> String {
+        let total: f64 = findings.iter().map(|f| f.cost_seconds).sum();
+        format!(
+            "{} call site{} awaited independent calls one after another; {:.3} s could have \
+             been saved by running them concurrently.",
+            findings.len(),
+            if findings.len() == 1 { "" } else { "s" },
+            total
+        )
+    }
+}

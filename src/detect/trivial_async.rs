@@ -1,0 +1,148 @@
+//! Scenarios 4 and 9: async machinery for work that never suspends.
+//!
+//! **Signal.** Tasks (spawned with [`tokio_doctor::spawn`](crate::spawn),
+//! or seen through tokio's task spans with `tokio_unstable`) and
+//! instrumented futures that complete in their first poll with under
+//! 50 µs (configurable) of busy time, at 1,000 per second or more from one
+//! site over the task window, making up at least 90% of what completes
+//! there. A future that completed in its first poll was entered exactly
+//! twice (the poll, and the drop `Instrumented` enters for); a span entered
+//! once is sync code, which is the fix, not the problem.
+//!
+//! **Quantity.** Trivial completions per second, their share, their mean
+//! busy time and mean wait to be polled, and an estimate of the runtime
+//! bookkeeping they cost (about 1 µs per task, 0.2 µs per future).
+//!
+//! **Silent on** futures that suspend (real I/O), sync code in spans, and
+//! trivial work at a low rate.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::Detector;
+use crate::finding::{Evidence, Finding, FindingKind, Severity};
+use crate::state::{lock, Shared};
+
+/// Estimated runtime cost of spawning, scheduling and completing a task
+/// beyond its own work (tokio, release build, one core of a 2-core VM).
+pub(crate) const TASK_OVERHEAD_SECONDS: f64 = 1e-6;
+/// Estimated cost of an instrumented future beyond its work: the span,
+/// two enters and exits, the poll.
+pub(crate) const FUTURE_OVERHEAD_SECONDS: f64 = 0.2e-6;
+
+pub(crate) const FIX: &str = "do work that never awaits inline, as a plain (sync) function: \
+    no task, no async fn, no span per item; for many small items spawn one task per batch \
+    (or use a fixed pool of workers), and keep async for code that really waits on I/O";
+
+pub(crate) struct TrivialAsync;
+
+impl Detector for TrivialAsync {
+    fn kind(&self) -> FindingKind {
+        FindingKind::TrivialAsync
+    }
+
+    fn check(&self, shared: &Shared) -> Vec<Finding> {
+        let tracks = lock(&shared.shape.tasks);
+        let cfg = &shared.config.shape;
+        tracks
+            .iter()
+            .filter(|(_, t)| t.trivial_hits > 0)
+            .filter_map(|(idx, t)| {
+                let site = shared.sites.get(*idx);
+                let meta = site.meta.get()?;
+                let s = &site.shape;
+                let wrapped = s.tasks.get().map(|t| {
+                    (
+                        t.trivial.load(Relaxed),
+                        t.trivial_busy_ns.load(Relaxed),
+                        t.trivial_wait_ns.load(Relaxed),
+                    )
+                });
+                let spans = (
+                    s.trivial.load(Relaxed),
+                    s.trivial_busy_ns.load(Relaxed),
+                    s.trivial_wait_ns.load(Relaxed),
+                );
+                let (n, busy, wait) = match wrapped {
+                    Some(w) if w.0 >= spans.0 => w,
+                    _ => spans,
+                };
+                let tasks = s.tasks.get().is_some_and(|t| t.counts().0 > 0);
+                let per = if tasks {
+                    TASK_OVERHEAD_SECONDS
+                } else {
+                    FUTURE_OVERHEAD_SECONDS
+                };
+                let best = t.trivial_best;
+                let now = t.rates.unwrap_or_default();
+                let over = now.trivial >= cfg.trivial_rate && now.trivial_share >= 0.9;
+                let mean = |ns: u64| ns as f64 / 1e9 / n.max(1) as f64;
+                let severity = if best.trivial >= 10.0 * cfg.trivial_rate {
+                    Severity::Warning
+                } else {
+                    Severity::Info
+                };
+                let f = Finding {
+                    kind: FindingKind::TrivialAsync,
+                    severity,
+                    span: meta.span.clone(),
+                    target: meta.target.clone(),
+                    location: meta.location.clone(),
+                    count: n,
+                    cost_seconds: n as f64 * per,
+                    evidence: vec![
+                        Evidence::new("trivial_per_second", best.trivial, "1/second"),
+                        Evidence::new("trivial_per_second_now", now.trivial, "1/second"),
+                        Evidence::new("trivial_share", best.trivial_share, "ratio"),
+                        Evidence::new("trivial_now", f64::from(u8::from(over)), "bool"),
+                        Evidence::new("tasks", f64::from(u8::from(tasks)), "bool"),
+                        Evidence::new("mean_busy_seconds", mean(busy), "seconds"),
+                        Evidence::new("mean_wait_seconds", mean(wait), "seconds"),
+                        Evidence::new("overhead_seconds", n as f64 * per, "seconds"),
+                    ],
+                    message: String::new(),
+                    fix: FIX.to_string(),
+                };
+                Some(self.with_sentence(f))
+            })
+            .collect()
+    }
+
+    fn sentence(&self, f: &Finding) -> String {
+        let ev = |n| f.evidence(n).unwrap_or(0.0);
+        let what = if ev("tasks") == 1.0 {
+            format!("Spawn site {} spawned", f.location)
+        } else {
+            format!("`{}` at {} ran", f.span, f.location)
+        };
+        let unit = if ev("tasks") == 1.0 {
+            "tasks"
+        } else {
+            "futures"
+        };
+        format!(
+            "{what} up to {:.0} {unit}/s that finished in their first poll after {:.2} µs of \
+             work on average ({:.0}% of them; {} in all): async machinery for work that never \
+             waits, costing about {:.3} s of runtime bookkeeping and {:.2} µs of waiting to be \
+             polled each.",
+            ev("trivial_per_second"),
+            ev("mean_busy_seconds") * 1e6,
+            ev("trivial_share") * 100.0,
+            f.count,
+            ev("overhead_seconds"),
+            ev("mean_wait_seconds") * 1e6,
+        )
+    }
+
+    fn summary(&self, findings: &[Finding]) -> String {
+        let rate: f64 = findings
+            .iter()
+            .map(|f| f.evidence("trivial_per_second").unwrap_or(0.0))
+            .sum();
+        format!(
+            "{} site{} ran trivial work as tasks or futures (up to {:.0}/s in all).",
+            findings.len(),
+            if findings.len() == 1 { "" } else { "s" },
+            rate
+        )
+    }
+}

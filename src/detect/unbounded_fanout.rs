@@ -1,0 +1,132 @@
+//! Scenario 2: unbounded fan-out (`join_all` or a spawn per item over the
+//! whole list).
+//!
+//! **Signal.** One parent span with at least 1,000 (configurable) children
+//! of one call site open at once, or one spawn site (`tokio_doctor::spawn`,
+//! or tokio's task spans with `tokio_unstable`) with that many tasks alive.
+//! The peak is recorded the moment it is reached, so the finding shows
+//! while the fan-out still runs.
+//!
+//! **Quantity.** The peak of concurrent children (or live tasks), and the
+//! bound to use: the concurrency advice's recommended limit when the
+//! children are outbound calls it has measured.
+//!
+//! **Silent on** a bounded pool over the same items (a semaphore,
+//! `buffer_unordered(16)`, a fixed set of workers): its peak is the bound.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::Detector;
+use crate::finding::{Evidence, Finding, FindingKind, Severity};
+use crate::layer::sites::SiteMeta;
+use crate::state::Shared;
+
+pub(crate) const FIX: &str = "bound the fan-out: stream::iter(items).map(f).buffer_unordered(n), \
+    or a tokio::sync::Semaphore of n permits acquired before each call or spawn, with n sized \
+    by Little's Law (downstream throughput x latency at low load; see tokio_doctor_concurrency_recommended)";
+
+pub(crate) struct UnboundedFanout;
+
+fn describe(f: &Finding, parent: Option<&SiteMeta>) -> String {
+    let ev = |n| f.evidence(n);
+    let peak = ev("peak_concurrent").unwrap_or(0.0);
+    let mut s = if ev("live_tasks_now").is_some() {
+        format!(
+            "Spawn site {} had {:.0} tasks alive at once (now {:.0}): every item got its own \
+             task at the same time",
+            f.location,
+            peak,
+            ev("live_tasks_now").unwrap_or(0.0)
+        )
+    } else {
+        let under = parent.map_or(String::new(), |p| {
+            format!(" under one `{}` at {}", p.span, p.location)
+        });
+        format!(
+            "`{}` at {} ran {:.0} at once{under} ({} parent{} over the threshold): the whole \
+             list was fanned out at once",
+            f.span,
+            f.location,
+            peak,
+            f.count,
+            if f.count == 1 { "" } else { "s" },
+        )
+    };
+    match ev("suggested_bound") {
+        Some(b) => s.push_str(&format!(
+            "; the downstream is saturated by {b:.0} in flight (Little's Law), bound it there."
+        )),
+        None => s.push_str(
+            "; bound it to what the downstream sustains (its throughput × latency at low load).",
+        ),
+    }
+    s
+}
+
+impl Detector for UnboundedFanout {
+    fn kind(&self) -> FindingKind {
+        FindingKind::UnboundedFanout
+    }
+
+    fn check(&self, shared: &Shared) -> Vec<Finding> {
+        let threshold = shared.config.shape.fanout_threshold;
+        let mut out = Vec::new();
+        for (idx, site, meta) in shared.sites.iter() {
+            let s = &site.shape;
+            let children = s.fanout_peak.load(Relaxed);
+            let tasks = s.tasks.get().map(|t| (t.peak(), t.live()));
+            let (peak, live, count) = if children >= threshold {
+                (children, None, s.fanout_parents.load(Relaxed).max(1))
+            } else if let Some((peak, live)) = tasks.filter(|t| t.0 >= threshold) {
+                (peak, Some(live), 1)
+            } else {
+                continue;
+            };
+            let mut evidence = vec![
+                Evidence::new("peak_concurrent", peak as f64, "count"),
+                Evidence::new("threshold_concurrent", threshold as f64, "count"),
+            ];
+            if let Some(live) = live {
+                evidence.push(Evidence::new("live_tasks_now", live as f64, "count"));
+            }
+            if let Some(b) = super::concurrency_advice::recommended(shared, idx) {
+                evidence.push(Evidence::new("suggested_bound", b as f64, "count"));
+            }
+            let mut f = Finding {
+                kind: FindingKind::UnboundedFanout,
+                severity: Severity::Warning,
+                span: meta.span.clone(),
+                target: meta.target.clone(),
+                location: meta.location.clone(),
+                count,
+                cost_seconds: 0.0,
+                evidence,
+                message: String::new(),
+                fix: FIX.to_string(),
+            };
+            let parent = (live.is_none())
+                .then(|| shared.sites.get(s.fanout_parent.load(Relaxed)).meta.get())
+                .flatten();
+            f.message = describe(&f, parent);
+            out.push(f);
+        }
+        out
+    }
+
+    fn sentence(&self, f: &Finding) -> String {
+        describe(f, None)
+    }
+
+    fn summary(&self, findings: &[Finding]) -> String {
+        let worst = findings
+            .iter()
+            .filter_map(|f| f.evidence("peak_concurrent"))
+            .fold(0.0, f64::max);
+        format!(
+            "{} call site{} fanned out without a bound (up to {:.0} at once).",
+            findings.len(),
+            if findings.len() == 1 { "" } else { "s" },
+            worst
+        )
+    }
+}

@@ -1,0 +1,139 @@
+//! `tokio_doctor::spawn`: `tokio::spawn` that counts tasks per spawn site.
+
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use crate::layer::shape::TaskStats;
+use crate::layer::sites::{SiteMeta, Sites};
+use crate::layer::DoctorLayer;
+use crate::state::Shared;
+
+/// Spawns `future` on the current runtime, like [`tokio::spawn`], and
+/// counts it under its spawn site (the caller's `file:line`) for the
+/// doctor of the current subscriber: live tasks per site
+/// (`tokio_doctor_spawn_site_live_tasks`), spawns and completions, and
+/// tasks that complete in their first poll with tiny busy time. These feed
+/// `excess_tasks`, `unbounded_fanout` and `trivial_async`.
+///
+/// The site is the same one tokio's own task spans name with `--cfg
+/// tokio_unstable`, so a task seen both ways counts once. Without a doctor
+/// in the current subscriber it is plain `tokio::spawn`. The cost per task
+/// is an `Arc` clone, a few relaxed atomic adds and two clock reads on its
+/// first poll.
+///
+/// # Panics
+/// Outside a tokio runtime, as `tokio::spawn` does.
+///
+/// # Examples
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let handle = tokio_doctor::spawn(async { 6 * 7 });
+/// assert_eq!(handle.await.unwrap(), 42);
+/// # }
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let counted = Counted {
+        inner: future,
+        track: track(Location::caller()),
+        polled: false,
+    };
+    // `tokio::spawn` is `#[track_caller]` too: its task span (with
+    // tokio_unstable) names the same location.
+    tokio::spawn(counted)
+}
+
+/// The doctor of the current subscriber, if its layer is in it.
+fn current_doctor() -> Option<Arc<Shared>> {
+    tracing::dispatcher::get_default(|d| {
+        d.downcast_ref::<DoctorLayer>()
+            .map(|layer| layer.shared().clone())
+    })
+}
+
+fn track(loc: &'static Location<'static>) -> Option<Track> {
+    let shared = current_doctor()?;
+    // The key and description tokio's task spans get (see
+    // `DoctorLayer::site_of_task_span`), so both name one site.
+    let key = Sites::location_key(loc.file(), loc.line() as u64, loc.column() as u64);
+    let site = shared.sites.intern(key, || SiteMeta {
+        span: "runtime.spawn".to_string(),
+        target: "tokio::task".to_string(),
+        location: format!("{}:{}", loc.file(), loc.line()),
+    });
+    let t = shared.sites.get(site).shape.tasks();
+    let live = (t.spawned.fetch_add(1, Relaxed) + 1).saturating_sub(t.finished.load(Relaxed));
+    if t.peak.load(Relaxed) < live {
+        t.peak.fetch_max(live, Relaxed);
+    }
+    let spawned_at = shared.clock.raw();
+    Some(Track {
+        shared,
+        site,
+        spawned_at,
+    })
+}
+
+struct Track {
+    shared: Arc<Shared>,
+    site: u32,
+    spawned_at: u64,
+}
+
+impl Track {
+    fn stats(&self) -> &TaskStats {
+        self.shared.sites.get(self.site).shape.tasks()
+    }
+}
+
+impl Drop for Track {
+    fn drop(&mut self) {
+        // Completed or dropped unfinished (aborted, runtime shut down):
+        // either way no longer alive.
+        self.stats().finished.fetch_add(1, Relaxed);
+    }
+}
+
+pin_project_lite::pin_project! {
+    struct Counted<F> {
+        #[pin]
+        inner: F,
+        track: Option<Track>,
+        polled: bool,
+    }
+}
+
+impl<F: Future> Future for Counted<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let first = !std::mem::replace(this.polled, true);
+        let Some(track) = this.track.as_ref().filter(|_| first) else {
+            return this.inner.poll(cx);
+        };
+        let clock = &track.shared.clock;
+        let start = clock.raw();
+        let out = this.inner.poll(cx);
+        if out.is_ready() {
+            let busy = clock.delta_as_nanos(start, clock.raw());
+            if busy <= track.shared.config.shape.trivial_busy.as_nanos() as u64 {
+                let t = track.stats();
+                t.trivial.fetch_add(1, Relaxed);
+                t.trivial_busy_ns.fetch_add(busy, Relaxed);
+                t.trivial_wait_ns
+                    .fetch_add(clock.delta_as_nanos(track.spawned_at, start), Relaxed);
+            }
+        }
+        out
+    }
+}
