@@ -5,17 +5,12 @@
 //! created. Everything that reasons about the numbers runs elsewhere.
 
 mod alloc_hooks;
-// The detectors that read these land in the next commits.
-#[allow(dead_code)]
 pub(crate) mod hold;
-#[allow(dead_code)]
 pub(crate) mod join;
 mod nodes;
-#[allow(dead_code)]
 pub(crate) mod outbound;
 pub(crate) mod shape;
 pub(crate) mod sites;
-#[allow(dead_code)]
 pub(crate) mod span_node;
 pub(crate) mod thread_state;
 

@@ -137,12 +137,10 @@ pub(super) fn open<S>(
     if let Some(ns) = crate::deadline::scope_remaining_ns() {
         deadline_ns = deadline_ns.min(ns);
     }
-    let mut parent_site = None;
     let mut inside_hold = None;
     if let Some(parent) = &parent {
         let ext = parent.extensions();
         if let Some(p) = ext.get::<SpanNode>() {
-            parent_site = Some(p.site);
             if p.deadline_ns != u64::MAX {
                 let spent = layer.clock.delta_as_nanos(p.opened, now);
                 deadline_ns = deadline_ns.min(p.deadline_ns.saturating_sub(spent));
@@ -172,7 +170,6 @@ pub(super) fn open<S>(
     }
     span.extensions_mut().insert(SpanNode {
         site,
-        parent_site,
         opened: now,
         outbound,
         resource,
@@ -203,12 +200,10 @@ where
     let duration_ns = layer.clock.delta_as_nanos(node.opened, now);
     let closed = Closed {
         site: node.site,
-        opened: node.opened,
         closed: now,
         duration_ns,
         busy_ns,
         enters,
-        outbound: node.outbound,
     };
     super::shape::span_closed(shared, &closed, span.metadata());
     let site = shared.sites.get(node.site);

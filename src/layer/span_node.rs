@@ -196,8 +196,6 @@ impl<const N: usize> fmt::Write for FixedBuf<N> {
 pub(crate) struct SpanNode {
     /// The site every statistic of this span is kept under.
     pub(crate) site: u32,
-    /// The parent's site, or `None` for a root.
-    pub(crate) parent_site: Option<u32>,
     /// Clock ticks (`quanta` raw) at creation.
     pub(crate) opened: u64,
     /// An outbound (client) call, by OpenTelemetry fields or configuration.
@@ -234,14 +232,12 @@ pub(crate) struct Children {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Closed {
     pub(crate) site: u32,
-    pub(crate) opened: u64,
     pub(crate) closed: u64,
     pub(crate) duration_ns: u64,
     /// Time entered (polled) on the thread that closed it.
     pub(crate) busy_ns: u64,
     /// Times entered on the thread that closed it.
     pub(crate) enters: u32,
-    pub(crate) outbound: bool,
 }
 
 #[cfg(test)]
