@@ -16,6 +16,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::Detector;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
+use crate::layer::outbound::sites_with_calls;
 use crate::state::Shared;
 
 /// The fix, in one line.
@@ -31,17 +32,10 @@ impl Detector for DeadlineOverrun {
     }
 
     fn check(&self, shared: &Shared) -> Vec<Finding> {
-        let hang_ns = shared.config.hang_limit.as_nanos() as u64;
-        let grace_ns = shared.config.deadline_grace.as_nanos() as u64;
-        let now = shared.clock.raw();
         let secs = |ns: u64| ns as f64 / 1e9;
         let mut out = Vec::new();
-        for (_, site, meta) in shared.sites.iter() {
-            let Some(o) = site.outbound.get() else {
-                continue;
-            };
+        for (meta, o, open) in sites_with_calls(shared) {
             let overruns = o.overruns.load(Relaxed);
-            let open = o.open_calls(&shared.clock, now, hang_ns, grace_ns);
             if overruns == 0 && open.overrunning == 0 {
                 continue;
             }
@@ -63,7 +57,11 @@ impl Detector for DeadlineOverrun {
                         "seconds",
                     ),
                     Evidence::new("overrunning_now", open.overrunning as f64, "count"),
-                    Evidence::new("grace_seconds", secs(grace_ns), "seconds"),
+                    Evidence::new(
+                        "grace_seconds",
+                        shared.config.deadline_grace.as_secs_f64(),
+                        "seconds",
+                    ),
                 ],
                 message: String::new(),
                 fix: FIX.to_string(),

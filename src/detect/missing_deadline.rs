@@ -18,6 +18,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::Detector;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
 use crate::layer::outbound::quantile;
+use crate::layer::outbound::sites_with_calls;
 use crate::state::Shared;
 
 /// The fix, in one line.
@@ -33,17 +34,10 @@ impl Detector for MissingDeadline {
     }
 
     fn check(&self, shared: &Shared) -> Vec<Finding> {
-        let hang_ns = shared.config.hang_limit.as_nanos() as u64;
-        let grace_ns = shared.config.deadline_grace.as_nanos() as u64;
-        let now = shared.clock.raw();
         let secs = |ns: u64| ns as f64 / 1e9;
         let mut out = Vec::new();
-        for (_, site, meta) in shared.sites.iter() {
-            let Some(o) = site.outbound.get() else {
-                continue;
-            };
+        for (meta, o, open) in sites_with_calls(shared) {
             let calls = o.no_deadline_calls.load(Relaxed);
-            let open = o.open_calls(&shared.clock, now, hang_ns, grace_ns);
             if calls == 0 && open.hung_without_deadline == 0 {
                 continue;
             }

@@ -146,6 +146,28 @@ impl OutboundStats {
     }
 }
 
+/// Every site with outbound calls (or deadline overruns), with what its
+/// calls open now say, read at one instant under the configured limits.
+pub(crate) fn sites_with_calls(
+    shared: &crate::state::Shared,
+) -> Vec<(&crate::layer::sites::SiteMeta, &OutboundStats, OpenCalls)> {
+    let hang_ns = shared.config.hang_limit.as_nanos() as u64;
+    let grace_ns = shared.config.deadline_grace.as_nanos() as u64;
+    let now = shared.clock.raw();
+    shared
+        .sites
+        .iter()
+        .filter_map(|(_, site, meta)| {
+            let o = site.outbound.get()?;
+            Some((
+                meta,
+                &**o,
+                o.open_calls(&shared.clock, now, hang_ns, grace_ns),
+            ))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -76,17 +76,9 @@ pub(super) fn collect(fams: &mut Families, shared: &Shared) {
         f.scalar(labels.clone(), secs(s.total_ns));
     }
 
-    let hang_ns = shared.config.hang_limit.as_nanos() as u64;
-    let grace_ns = shared.config.deadline_grace.as_nanos() as u64;
-    let now = shared.clock.raw();
-    let outbound: Vec<_> = shared
-        .sites
-        .iter()
-        .filter_map(|(_, site, meta)| {
-            let o = site.outbound.get()?;
-            let open = o.open_calls(&shared.clock, now, hang_ns, grace_ns);
-            Some((vec![meta.span.clone(), meta.location.clone()], o, open))
-        })
+    let outbound: Vec<_> = crate::layer::outbound::sites_with_calls(shared)
+        .into_iter()
+        .map(|(meta, o, open)| (vec![meta.span.clone(), meta.location.clone()], o, open))
         .collect();
     let f = fams.family("tokio_doctor_outbound_calls_total");
     for (labels, o, _) in &outbound {
