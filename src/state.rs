@@ -99,6 +99,8 @@ pub(crate) struct Shared {
         Mutex<std::collections::BTreeMap<&'static str, crate::detect::queue_growth::QueueTrack>>,
     pub(crate) peers:
         Mutex<std::collections::BTreeMap<String, crate::detect::connection_churn::PeerTrack>>,
+    /// Whether the churn sampler has run once (peers it meets later are new).
+    pub(crate) peers_sampled: AtomicBool,
     /// Idle holding per resource over the last window, for the slots-lost
     /// gauge (see `detect::held_across_await`).
     pub(crate) held_windows:
@@ -133,6 +135,7 @@ impl Shared {
             routes: Default::default(),
             queues: Mutex::new(Default::default()),
             peers: Mutex::new(Default::default()),
+            peers_sampled: AtomicBool::new(false),
             held_windows: Mutex::new(Default::default()),
             created: std::time::Instant::now(),
             started: AtomicBool::new(false),

@@ -58,12 +58,23 @@ pub(crate) fn sample(shared: &Shared) {
     let window = cfg.churn_window.as_secs_f64();
     let points = (window / cfg.sample_interval.as_secs_f64()).ceil() as usize + 2;
     let mut tracks = lock(&shared.peers);
+    // A peer that appears after this doctor's first sample was registered
+    // since the previous one, at zero: its counts all fall in the last
+    // interval, so its series starts from zero there, not from its first
+    // sample (which would drop the requests made before it).
+    let seen_before = shared.peers_sampled.swap(true, Relaxed);
     for p in registry::all() {
-        let track = tracks.entry(p.peer.clone()).or_insert_with(|| PeerTrack {
-            stats: p.clone(),
-            series: Series::new(points),
-            churn_checks: 0,
-            last: None,
+        let track = tracks.entry(p.peer.clone()).or_insert_with(|| {
+            let mut series = Series::new(points);
+            if seen_before {
+                series.push(t - cfg.sample_interval.as_secs_f64(), [0.0; 3]);
+            }
+            PeerTrack {
+                stats: p.clone(),
+                series,
+                churn_checks: 0,
+                last: None,
+            }
         });
         track.series.push(
             t,
