@@ -124,11 +124,6 @@ async fn handle(
     peer: SocketAddr,
     shared: Arc<Shared>,
 ) -> std::io::Result<()> {
-    if !admitted(&shared, peer) {
-        let body = "forbidden: this address is not in the allow-list (TOKIO_DOCTOR_ALLOW)\n";
-        socket.write_all(&response(403, TEXT, body, false)).await?;
-        return socket.shutdown().await;
-    }
     let mut buf = vec![0u8; MAX_HEAD];
     let mut len = 0;
     loop {
@@ -145,6 +140,13 @@ async fn handle(
         }
     }
     buf.truncate(len);
+    if !admitted(&shared, peer) {
+        // Answered only after the request is read: closing on a client
+        // still writing would reset the connection before it sees the 403.
+        let body = "forbidden: this address is not in the allow-list (TOKIO_DOCTOR_ALLOW)\n";
+        socket.write_all(&response(403, TEXT, body, false)).await?;
+        return socket.shutdown().await;
+    }
     // Rendering walks every site: keep it off the service's workers.
     let out = match tokio::task::spawn_blocking(move || respond(&buf, &shared)).await {
         Ok(out) => out,
