@@ -44,5 +44,17 @@ fn a_blocking_consumer_is_named_and_a_patient_one_is_not() {
         text.contains("tokio_doctor_route_requests_total{route=\"email-consumer\"} 1"),
         "{text}"
     );
-    assert!(text.contains("tokio_doctor_route_slow_polls_total{route=\"email-consumer\"} 0"));
+    // tokio-metrics counts slow polls on the wall clock, so a preempted poll
+    // of the patient job can count on a loaded host; it must stay well below
+    // the greedy job's, which blocks in every one of its 8 messages.
+    let slow = |route: &str| -> f64 {
+        let prefix = format!("tokio_doctor_route_slow_polls_total{{route=\"{route}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{route}: {text}"))
+    };
+    let (greedy, patient) = (slow("thumbnail-consumer"), slow("email-consumer"));
+    assert!(greedy >= 6.0, "greedy {greedy}");
+    assert!(patient <= 2.0 && patient < greedy, "patient {patient}, greedy {greedy}");
 }
