@@ -56,5 +56,8 @@ fn a_blocking_consumer_is_named_and_a_patient_one_is_not() {
     };
     let (greedy, patient) = (slow("thumbnail-consumer"), slow("email-consumer"));
     assert!(greedy >= 6.0, "greedy {greedy}");
-    assert!(patient <= 2.0 && patient < greedy, "patient {patient}, greedy {greedy}");
+    assert!(
+        patient <= 2.0 && patient < greedy,
+        "patient {patient}, greedy {greedy}"
+    );
 }
