@@ -98,4 +98,26 @@ impl DoctorBuilder {
         self.config.deadline_grace = grace;
         self
     }
+
+    /// Whether every span gets a node: the per-span state (a few hundred
+    /// nanoseconds per span created and closed, never per poll) that the
+    /// concurrency-shape, held-resource and deadline detectors read. Default
+    /// `true`. Turn it off for a service that creates spans by the million
+    /// per second and can do without `serial_awaits`, `unbounded_fanout`,
+    /// the concurrency advice, `trivial_async` of instrumented futures,
+    /// `slow_work_while_held` inside resource spans and the deadline
+    /// findings; tokio's task spans and `held()` scopes keep theirs.
+    ///
+    /// # Examples
+    /// ```
+    /// let doctor = tokio_doctor::Doctor::builder()
+    ///     .no_endpoint()
+    ///     .span_nodes(false)
+    ///     .build()?;
+    /// # Ok::<(), tokio_doctor::Error>(())
+    /// ```
+    pub fn span_nodes(mut self, on: bool) -> Self {
+        self.config.span_nodes = on;
+        self
+    }
 }

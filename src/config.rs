@@ -94,6 +94,9 @@ pub(crate) struct Config {
     pub(crate) held_idle_threshold: Duration,
     pub(crate) hang_limit: Duration,
     pub(crate) deadline_grace: Duration,
+    /// Whether every span gets a node (see `layer::span_node`); task spans
+    /// and held scopes always do.
+    pub(crate) span_nodes: bool,
     /// Client addresses the endpoint answers; `None`: every client.
     pub(crate) allow: Option<crate::export::allow::AllowList>,
     /// The concurrency-shape detectors' settings.
@@ -122,6 +125,7 @@ impl Default for Config {
             held_idle_threshold: DEFAULT_HELD_IDLE_THRESHOLD,
             hang_limit: DEFAULT_HANG_LIMIT,
             deadline_grace: DEFAULT_DEADLINE_GRACE,
+            span_nodes: true,
             allow: None,
             shape: Default::default(),
         }
@@ -241,6 +245,7 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "a duration such as 50ms",
         "50ms",
     ),
+    ("TOKIO_DOCTOR_SPAN_NODES", "`true` or `false`", "true"),
     (
         "TOKIO_DOCTOR_RESOURCE_SPANS",
         "span names separated by commas, such as db.transaction",
@@ -302,6 +307,7 @@ pub(crate) fn apply_env(
             "TOKIO_DOCTOR_DEADLINE_GRACE" => {
                 config.deadline_grace = parse_duration(value).ok_or_else(bad)?
             }
+            "TOKIO_DOCTOR_SPAN_NODES" => config.span_nodes = parse_bool(value).ok_or_else(bad)?,
             "TOKIO_DOCTOR_RESOURCE_SPANS" => config.resource_span_names = parse_names(value),
             "TOKIO_DOCTOR_OUTBOUND_SPANS" => config.outbound_span_names = parse_names(value),
             "TOKIO_DOCTOR_QUEUE_WINDOW" => {

@@ -6,6 +6,8 @@
 //! cargo run --release -p tokio-doctor-bench --bin helper-overhead
 //! ```
 //!
+//! A third column runs the doctor with `span_nodes(false)`.
+//!
 //! Each operation runs `--iters N` times (default 200,000) inside an
 //! entered parent span on a current-thread runtime, for `--rounds N`
 //! interleaved rounds (default 7); the table has the median ns per
@@ -20,6 +22,8 @@ use tracing_subscriber::prelude::*;
 enum Sub {
     Noop,
     Doctor,
+    /// tokio-doctor with `span_nodes(false)`.
+    DoctorNoNodes,
 }
 
 struct NoopLayer;
@@ -31,9 +35,10 @@ fn dispatch(sub: Sub) -> (tracing::Dispatch, Option<tokio_doctor::Doctor>) {
             tracing::Dispatch::new(tracing_subscriber::registry().with(NoopLayer)),
             None,
         ),
-        Sub::Doctor => {
+        Sub::Doctor | Sub::DoctorNoNodes => {
             let doctor = tokio_doctor::Doctor::builder()
                 .no_endpoint()
+                .span_nodes(sub == Sub::Doctor)
                 .build()
                 .expect("valid");
             (
@@ -167,9 +172,12 @@ fn main() {
     if profile(iters) {
         return;
     }
-    let mut ns: Vec<[Vec<f64>; 2]> = (0..OPS.len()).map(|_| [vec![], vec![]]).collect();
+    let mut ns: Vec<[Vec<f64>; 3]> = (0..OPS.len()).map(|_| [vec![], vec![], vec![]]).collect();
     for round in 0..rounds {
-        for (si, sub) in [Sub::Noop, Sub::Doctor].into_iter().enumerate() {
+        for (si, sub) in [Sub::Noop, Sub::Doctor, Sub::DoctorNoNodes]
+            .into_iter()
+            .enumerate()
+        {
             let (d, _doctor) = dispatch(sub);
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -190,11 +198,16 @@ fn main() {
         eprintln!("round {}/{rounds} done", round + 1);
     }
     println!(
-        "| operation ({iters} per round, {rounds} rounds, medians) | no-op layer ns | tokio-doctor ns | added ns |"
+        "| operation ({iters} per round, {rounds} rounds, medians) | no-op layer ns | tokio-doctor ns | added ns | with span_nodes(false) | added ns |"
     );
-    println!("|---|---|---|---|");
-    for (op, [noop, doc]) in ns.into_iter().enumerate() {
-        let (a, b) = (median(noop), median(doc));
-        println!("| {} | {a:.0} | {b:.0} | {:+.0} |", OPS[op], b - a);
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (op, [noop, doc, bare]) in ns.into_iter().enumerate() {
+        let (a, b, c) = (median(noop), median(doc), median(bare));
+        println!(
+            "| {} | {a:.0} | {b:.0} | {:+.0} | {c:.0} | {:+.0} |",
+            OPS[op],
+            b - a,
+            c - a
+        );
     }
 }

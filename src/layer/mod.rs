@@ -159,7 +159,11 @@ where
             alloc_hooks::on_new_span(site, attrs, id, &ctx);
         }
         let held_helper = special.is_some_and(|s| s.1);
-        nodes::open(self, site, held_helper, attrs, id, &ctx);
+        // Task spans and held scopes keep a node whatever the setting: their
+        // site lives there.
+        if self.shared.config.span_nodes || special.is_some() {
+            nodes::open(self, site, held_helper, attrs, id, &ctx);
+        }
     }
 
     fn on_record(&self, id: &Id, values: &tracing_core::span::Record<'_>, ctx: Context<'_, S>) {
