@@ -43,7 +43,19 @@ pub(crate) fn scope_remaining_ns() -> Option<u64> {
 }
 
 pin_project! {
-    /// A future bounded by a deadline; see [`deadline`].
+    /// A future bounded by a deadline; see [`deadline`]. Resolves to the
+    /// inner output, or `Err(Elapsed)` once the deadline passes (the inner
+    /// future is then dropped).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let bounded: tokio_doctor::Deadline<_> =
+    ///     tokio_doctor::deadline(Duration::from_millis(50), async { "done" });
+    /// assert_eq!(bounded.await.unwrap(), "done");
+    /// # }
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct Deadline<F> {
         #[pin]

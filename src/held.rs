@@ -48,6 +48,14 @@ pub struct Held<G> {
 impl<G> Held<G> {
     /// Ends the scope and returns the guard, still held (the doctor stops
     /// watching it).
+    ///
+    /// # Examples
+    /// ```
+    /// let lock = std::sync::Mutex::new(1);
+    /// let held = tokio_doctor::held("counter", lock.lock().unwrap());
+    /// let guard = held.into_inner(); // still locked, no longer watched
+    /// assert_eq!(*guard, 1);
+    /// ```
     pub fn into_inner(self) -> G {
         self.guard
     }
@@ -132,6 +140,13 @@ impl<G> HeldGuard<G> {
     }
 
     /// The underlying lock guard, ending the scope (the lock stays held).
+    ///
+    /// # Examples
+    /// ```
+    /// let hits = tokio_doctor::sync::blocking::Mutex::named("hits", 3u64);
+    /// let guard = hits.lock().into_inner(); // a parking_lot guard, still locked
+    /// assert_eq!(*guard, 3);
+    /// ```
     pub fn into_inner(self) -> G {
         self.0.into_inner()
     }
