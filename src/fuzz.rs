@@ -67,7 +67,7 @@ pub struct Endpoint(Arc<Shared>);
 impl Endpoint {
     /// An endpoint over a doctor with default settings and no spans.
     pub fn new() -> Endpoint {
-        Endpoint(Arc::new(Shared::new(Config::default())))
+        Endpoint(Shared::for_doctor(Config::default()))
     }
 
     /// The whole response (head and body) to the bytes a client sent.

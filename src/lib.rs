@@ -58,51 +58,38 @@
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub mod alloc;
-mod builder_held_deadline;
 mod config;
-pub mod connection;
-mod deadline;
 mod detect;
 mod doctor;
 mod error;
 pub mod export;
+pub mod fields;
 mod finding;
 #[doc(hidden)]
 pub mod fuzz;
-mod held;
+mod helpers;
 mod layer;
+mod lock;
 mod monitor;
-pub mod queue;
-pub mod route;
-mod shape_settings;
-mod spawn;
 mod state;
-pub mod sync;
 
-pub use config::{
-    DEFAULT_BLOCKING_POLL_THRESHOLD, DEFAULT_CHURN_WINDOW, DEFAULT_DEADLINE_GRACE,
-    DEFAULT_HANG_LIMIT, DEFAULT_HELD_IDLE_THRESHOLD, DEFAULT_LABEL_CAP, DEFAULT_LAG_PROBE_INTERVAL,
-    DEFAULT_LISTEN, DEFAULT_MATERIALIZATION_BYTES, DEFAULT_QUEUE_DEPTH_FLOOR, DEFAULT_QUEUE_WINDOW,
-    DEFAULT_SAMPLE_INTERVAL, DEFAULT_WATCHDOG_INTERVAL, ENV_VARS,
-};
-#[cfg(feature = "connections")]
-#[cfg_attr(docsrs, doc(cfg(feature = "connections")))]
-pub use connection::{ConnectionLayer, OutboundRequestLayer};
-pub use deadline::{deadline, Deadline, DeadlineExt};
+pub use config::defaults;
+pub use config::defaults::*;
+pub use config::ENV_VARS;
 pub use doctor::{Doctor, DoctorBuilder, Running};
 pub use error::Error;
 pub use finding::{Evidence, Finding, FindingKind, Severity};
-pub use held::{held, Held, HeldGuard, HoldExt};
-pub use layer::DoctorLayer;
+#[cfg(feature = "connections")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connections")))]
+pub use helpers::connection::{ConnectionLayer, OutboundRequestLayer};
+pub use helpers::deadline::{deadline, Deadline, DeadlineExt};
+pub use helpers::held::{held, Held, HeldGuard, HoldExt};
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
-pub use route::layer::{RouteInfo, TaskMonitorLayer, TaskMonitorService};
-pub use shape_settings::{
-    DEFAULT_CONCURRENCY_WINDOW, DEFAULT_EXCESS_TASKS, DEFAULT_FANOUT_THRESHOLD,
-    DEFAULT_SERIAL_CHAIN, DEFAULT_SERIAL_MIN_AWAIT, DEFAULT_TASK_WINDOW, DEFAULT_TRIVIAL_BUSY,
-    DEFAULT_TRIVIAL_RATE,
-};
-pub use spawn::spawn;
+pub use helpers::route::layer::{RouteInfo, TaskMonitorLayer, TaskMonitorService};
+pub use helpers::spawn::spawn;
+pub use helpers::{connection, queue, route, sync};
+pub use layer::DoctorLayer;
 
 /// Starts a doctor with defaults and `TOKIO_DOCTOR_*` settings, and installs
 /// a global subscriber: a registry with the doctor's layer and a `fmt` layer

@@ -17,8 +17,8 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::Detector;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
-use crate::layer::outbound::quantile;
-use crate::layer::outbound::sites_with_calls;
+use crate::state::outbound::quantile;
+use crate::state::outbound::sites_with_calls;
 use crate::state::Shared;
 
 /// The fix, in one line.

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
-use crate::monitor::history::Series;
-use crate::state::{lock, Shared};
+use crate::lock::lock;
+use crate::state::series::Series;
+use crate::state::Shared;
 
 /// Buckets of mean in flight L: `[0, 1)`, then `[2^(i-1), 2^i)`.
 const BUCKETS: usize = 24;

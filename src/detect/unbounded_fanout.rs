@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::Detector;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
-use crate::layer::sites::SiteMeta;
+use crate::state::sites::SiteMeta;
 use crate::state::Shared;
 
 pub(crate) const FIX: &str = "bound the fan-out: stream::iter(items).map(f).buffer_unordered(n), \

@@ -2,17 +2,16 @@
 //! the `/doctor` report and the HTTP endpoint that serves them.
 
 pub(crate) mod allow;
-pub(crate) mod histogram;
 pub(crate) mod http;
 mod page;
 pub(crate) mod push;
 pub(crate) mod report;
-pub(crate) mod runtime_recorder;
 pub(crate) mod samples;
 mod table;
 pub(crate) mod text;
 
 pub use report::{LagPoint, LagSummary, Report};
+pub(crate) use table::runtime_metric;
 pub use table::{metric, MetricDef, MetricType, Source, METRICS};
 
 use crate::state::Shared;

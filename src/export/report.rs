@@ -3,8 +3,10 @@
 
 use serde::Serialize;
 
-use crate::export::histogram::LAG_BUCKETS;
+pub use crate::state::lag_history::LagPoint;
+
 use crate::finding::Finding;
+use crate::state::histogram::LAG_BUCKETS;
 use crate::state::Shared;
 
 /// Event-loop lag figures from the lag probe's histogram (bucket upper
@@ -18,22 +20,6 @@ pub struct LagSummary {
     /// Largest lag in the last sampler interval, in seconds.
     pub max_seconds: f64,
     /// Probe samples taken since start.
-    pub samples: u64,
-}
-
-/// The event-loop lag of one sampler interval (one second by default): a
-/// point of the "last minutes" chart on the `/doctor` page.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LagPoint {
-    /// Seconds since the doctor was built, at the end of the interval.
-    pub uptime_seconds: f64,
-    /// 99th percentile lag of the interval's probe samples, in seconds
-    /// (upper bound of its bucket); `None` when the probe took no sample
-    /// (a runtime blocked for the whole interval, or before it started).
-    pub p99_seconds: Option<f64>,
-    /// Largest lag of the interval, in seconds.
-    pub max_seconds: f64,
-    /// Probe samples taken in the interval.
     pub samples: u64,
 }
 
@@ -88,6 +74,6 @@ pub(crate) fn build(shared: &Shared) -> Report {
         },
         stalled_polls: shared.running_stalls().len(),
         polls: shared.poll_histogram().count(),
-        lag_history: crate::state::lock(&shared.lag_history).points(),
+        lag_history: crate::lock::lock(&shared.lag_history).points(),
     }
 }

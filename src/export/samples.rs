@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::export::histogram::{Snapshot, LAG_BUCKETS, POLL_BUCKETS};
-use crate::export::runtime_recorder::RuntimeRecorder;
 use crate::export::table::{metric, MetricDef, MetricType};
 use crate::finding::Finding;
+use crate::state::histogram::{Snapshot, LAG_BUCKETS, POLL_BUCKETS};
+use crate::state::runtime_samples::RuntimeRecorder;
 use crate::state::Shared;
 
 mod held_deadline;
@@ -163,7 +163,7 @@ pub(crate) fn collect(
     fams.family("tokio_doctor_preempted_polls_total")
         .scalar(vec![], shared.preempted_polls() as f64);
     let f = fams.family("tokio_doctor_stalls_total");
-    for (site, n) in crate::state::lock(&shared.stall_counts).iter() {
+    for (site, n) in crate::lock::lock(&shared.stall_counts).iter() {
         if let Some(meta) = shared.sites.get(*site).meta.get() {
             f.scalar(vec![meta.span.clone(), meta.location.clone()], *n as f64);
         }
@@ -193,14 +193,11 @@ pub(crate) fn collect(
     shape_families(&mut fams, shared);
 
     let mut cells = runtime.cells();
-    cells.sort_by_key(|c| {
-        crate::export::METRICS
-            .iter()
-            .position(|m| std::ptr::eq(m, c.def))
-    });
+    cells.sort_by_key(|c| c.metric);
     for cell in cells {
-        let f = fams.family(cell.def.name);
-        match cell.def.kind {
+        let def = &crate::export::METRICS[cell.metric];
+        let f = fams.family(def.name);
+        match def.kind {
             MetricType::Counter => {
                 f.scalar(vec![], cell.counter.load(Relaxed) as f64 * cell.scale);
             }

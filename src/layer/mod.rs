@@ -5,12 +5,9 @@
 //! created. Everything that reasons about the numbers runs elsewhere.
 
 mod alloc_hooks;
-pub(crate) mod hold;
-pub(crate) mod join;
 mod nodes;
-pub(crate) mod outbound;
 pub(crate) mod shape;
-pub(crate) mod sites;
+
 pub(crate) mod span_node;
 pub(crate) mod thread_state;
 
@@ -23,8 +20,8 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
+use crate::state::sites::{SiteMeta, Sites, OTHER};
 use crate::state::Shared;
-use sites::{SiteMeta, Sites, OTHER};
 use thread_state::{with_state, SlowPoll};
 
 /// The [`Layer`] that feeds the doctor. Get it from

@@ -10,12 +10,13 @@ use tracing_core::Subscriber;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::hold::Hold;
-use super::sites::{SiteMeta, Sites};
-use super::span_node::{CallsiteClass, Closed, FieldFacts, FixedBuf, SpanNode};
+use super::span_node::{Closed, FieldFacts, FixedBuf, SpanNode};
 use super::thread_state::with_state;
 use super::DoctorLayer;
-use crate::state::{lock, Shared};
+use crate::lock::lock;
+use crate::state::held::Hold;
+use crate::state::sites::{CallsiteClass, SiteMeta, Sites};
+use crate::state::Shared;
 
 /// Target and name of the span [`held`](crate::held) opens.
 pub(crate) const HELD_TARGET: &str = "tokio_doctor::held";
@@ -102,7 +103,7 @@ pub(super) fn open<S>(
     let meta = attrs.metadata();
     // Sites folded into `other` share a slot, so their class is not theirs:
     // work it out per span for them.
-    let class = if site == super::sites::OTHER {
+    let class = if site == crate::state::sites::OTHER {
         CallsiteClass::of(
             meta,
             &shared.config.outbound_span_names,
@@ -134,7 +135,7 @@ pub(super) fn open<S>(
         })
     });
     let mut deadline_ns = facts.timeout_ns.unwrap_or(u64::MAX);
-    if let Some(ns) = crate::deadline::scope_remaining_ns() {
+    if let Some(ns) = crate::helpers::deadline::scope_remaining_ns() {
         deadline_ns = deadline_ns.min(ns);
     }
     let mut inside_hold = None;

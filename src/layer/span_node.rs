@@ -14,69 +14,8 @@
 use std::fmt;
 use std::sync::Mutex;
 
+use crate::fields::{DEADLINE_FIELDS, SEQUENTIAL_FIELD};
 use tracing_core::field::{Field, Visit};
-use tracing_core::Metadata;
-
-/// Span field that marks a chain of sequential children as intended, so
-/// `serial_awaits` leaves it alone: `doctor.sequential = "intended"`.
-pub const SEQUENTIAL_FIELD: &str = "doctor.sequential";
-/// Span field that declares a span a held resource scope (its value is the
-/// resource name): `doctor.resource = "orders.tx"`.
-pub const RESOURCE_FIELD: &str = "doctor.resource";
-/// Span fields whose value is a deadline in milliseconds, or a duration
-/// string such as `"250ms"`, for the span and everything inside it.
-pub const DEADLINE_FIELDS: &[&str] = &["timeout", "timeout_ms", "deadline", "deadline_ms"];
-/// OpenTelemetry fields that make a span an outbound (client) call, beside
-/// `otel.kind = "client"`.
-pub const OUTBOUND_FIELDS: &[&str] = &[
-    "http.request.method",
-    "url.full",
-    "server.address",
-    "db.system",
-    "db.system.name",
-    "rpc.system",
-    "peer.service",
-];
-
-/// What a callsite's static metadata says about its spans, worked out once
-/// per callsite.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct CallsiteClass {
-    /// Has one of [`OUTBOUND_FIELDS`], or a configured outbound name.
-    pub(crate) outbound: bool,
-    /// Has an `otel.kind` field: its value decides (client means outbound).
-    pub(crate) otel_kind: bool,
-    /// Has one of [`DEADLINE_FIELDS`].
-    pub(crate) deadline_field: bool,
-    /// Has [`SEQUENTIAL_FIELD`].
-    pub(crate) sequential_field: bool,
-    /// Has [`RESOURCE_FIELD`], or a configured resource span name.
-    pub(crate) resource: bool,
-}
-
-impl CallsiteClass {
-    pub(crate) fn of(
-        meta: &Metadata<'_>,
-        outbound_names: &[String],
-        resource_names: &[String],
-    ) -> CallsiteClass {
-        let fields = meta.fields();
-        let has = |n: &str| fields.field(n).is_some();
-        CallsiteClass {
-            outbound: OUTBOUND_FIELDS.iter().any(|f| has(f))
-                || outbound_names.iter().any(|n| n == meta.name()),
-            otel_kind: has("otel.kind"),
-            deadline_field: DEADLINE_FIELDS.iter().any(|f| has(f)),
-            sequential_field: has(SEQUENTIAL_FIELD),
-            resource: has(RESOURCE_FIELD) || resource_names.iter().any(|n| n == meta.name()),
-        }
-    }
-
-    /// Whether field values must be read to classify a span instance.
-    pub(crate) fn needs_values(self) -> bool {
-        self.otel_kind || self.deadline_field || self.sequential_field
-    }
-}
 
 /// What the field values of one span instance say. Values are read only for
 /// the fields named above and never stored: only the conclusions are.
@@ -209,9 +148,9 @@ pub(crate) struct SpanNode {
     /// no deadline is in scope.
     pub(crate) deadline_ns: u64,
     /// The hold this span *is*, when it is a resource scope.
-    pub(crate) hold: Option<crate::layer::hold::HoldRef>,
+    pub(crate) hold: Option<crate::state::held::HoldRef>,
     /// The hold this span was created inside, if any.
-    pub(crate) inside_hold: Option<crate::layer::hold::HoldRef>,
+    pub(crate) inside_hold: Option<crate::state::held::HoldRef>,
     /// What this span's children did, for the shape detectors.
     pub(crate) children: Mutex<Children>,
 }
@@ -222,10 +161,10 @@ pub(crate) struct Children {
     /// Serial chains and concurrent fan-out, per child site.
     pub(crate) shape: crate::layer::shape::ChildShape,
     /// Outbound children of a join: which one set the parent's latency.
-    pub(crate) join: crate::layer::join::JoinTrack,
+    pub(crate) join: crate::state::joins::JoinTrack,
     /// Holds made by [`held`](crate::held) while this span was current and
     /// not yet released: they cover the children opened meanwhile.
-    pub(crate) holds: Vec<crate::layer::hold::HoldRef>,
+    pub(crate) holds: Vec<crate::state::held::HoldRef>,
 }
 
 /// What a closing span hands to its parent and to the detectors.

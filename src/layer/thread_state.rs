@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::sync::atomic::Ordering::*;
 use std::sync::{Arc, Weak};
 
-use crate::layer::sites::OTHER;
+use crate::state::sites::OTHER;
 use crate::state::{Shared, ThreadShard};
 
 /// Deepest span nesting tracked per thread. Deeper frames are not timed

@@ -1,8 +1,6 @@
 //! Monitors: the parts of the doctor that watch the runtime rather than
 //! spans. All run off the hot path.
 
-pub(crate) mod history;
 pub(crate) mod lag;
 pub(crate) mod sampler;
-pub(crate) mod sched;
 pub(crate) mod watchdog;

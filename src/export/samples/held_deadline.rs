@@ -4,9 +4,9 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Families;
-use crate::export::histogram::Snapshot;
-use crate::layer::hold::HeldStats;
-use crate::layer::outbound::LATENCY_BUCKETS;
+use crate::state::held::HeldStats;
+use crate::state::histogram::Snapshot;
+use crate::state::outbound::LATENCY_BUCKETS;
 use crate::state::Shared;
 
 pub(super) fn collect(fams: &mut Families, shared: &Shared) {
@@ -76,7 +76,7 @@ pub(super) fn collect(fams: &mut Families, shared: &Shared) {
         f.scalar(labels.clone(), secs(s.total_ns));
     }
 
-    let outbound: Vec<_> = crate::layer::outbound::sites_with_calls(shared)
+    let outbound: Vec<_> = crate::state::outbound::sites_with_calls(shared)
         .into_iter()
         .map(|(meta, o, open)| (vec![meta.span.clone(), meta.location.clone()], o, open))
         .collect();

@@ -157,11 +157,19 @@ pub fn metric(name: &str) -> Option<&'static MetricDef> {
     METRICS.iter().find(|m| m.name == name)
 }
 
-/// The runtime metric read from a tokio-metrics field, if exported.
-pub(crate) fn runtime_metric(field: &str) -> Option<&'static MetricDef> {
-    METRICS
+/// The runtime metric read from a tokio-metrics field, if exported: its
+/// index in [`METRICS`] and the factor from tokio-metrics' microseconds to
+/// seconds (1 for counts).
+pub(crate) fn runtime_metric(field: &str) -> Option<(usize, f64)> {
+    let i = METRICS
         .iter()
-        .find(|m| m.tokio_metrics_field == Some(field))
+        .position(|m| m.tokio_metrics_field == Some(field))?;
+    let scale = if METRICS[i].name.contains("seconds") {
+        1e-6
+    } else {
+        1.0
+    };
+    Some((i, scale))
 }
 
 #[cfg(test)]

@@ -5,71 +5,10 @@ use std::time::Duration;
 
 use crate::Error;
 
-/// Default address of the `/metrics` and `/doctor` endpoint: loopback only, so
-/// nothing is exposed beyond the host unless the user asks for it. 9464 is the
-/// port OpenTelemetry's Prometheus exporter uses, which scrapers often allow.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
+pub(crate) mod concurrency;
+pub mod defaults;
 
-/// Default threshold above which a poll counts as blocking the executor.
-///
-/// tokio's guidance is 10–100 µs between `.await`s; 10 ms is two orders of
-/// magnitude above that, so a poll this long is certainly a bug and not
-/// noise from a busy machine, and it is the shortest delay an operator
-/// notices in a request's latency.
-pub const DEFAULT_BLOCKING_POLL_THRESHOLD: Duration = Duration::from_millis(10);
-
-/// Default cap on the label sets of any one metric (distinct call sites).
-/// Past the cap, new call sites are folded into `span="other"`. 1,000 keeps
-/// a scrape under about a megabyte while covering any service we know of.
-pub const DEFAULT_LABEL_CAP: usize = 1_000;
-
-/// Default interval between two event-loop lag probes. 10 ms gives 100
-/// samples a second: enough for a p99 per scrape, cheap enough to ignore.
-pub const DEFAULT_LAG_PROBE_INTERVAL: Duration = Duration::from_millis(10);
-
-/// Default interval of the sampler that reads runtime metrics. Alerts look
-/// at minutes of data; one sample a second keeps them responsive (tokio-metrics'
-/// own default is 30 s, too slow for a "stalled now" alert).
-pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Default interval at which the watchdog thread looks for polls that are
-/// still running. Half the default threshold, so a stall is seen within
-/// 1.5× the threshold.
-pub const DEFAULT_WATCHDOG_INTERVAL: Duration = Duration::from_millis(5);
-
-/// Default window over which a queue's depth must keep rising to count as
-/// growth. Ten seconds at one sample a second gives ten points: enough for a
-/// least-squares slope, short enough to warn long before memory runs out.
-pub const DEFAULT_QUEUE_WINDOW: Duration = Duration::from_secs(10);
-
-/// Default depth below which a growing queue is not reported: a queue of a
-/// few hundred items is a burst, not a leak.
-pub const DEFAULT_QUEUE_DEPTH_FLOOR: u64 = 100;
-
-/// Default window over which new connections are compared with requests.
-/// Thirty seconds holds the spec's 20 requests even at under one a second.
-pub const DEFAULT_CHURN_WINDOW: Duration = Duration::from_secs(30);
-
-/// Default peak of live heap bytes in one span instance that counts as
-/// materializing a result (with the `alloc` feature). The seed's export
-/// held gigabytes; 64 MiB is well above what any request should hold at
-/// once and far below what takes a service down.
-pub const DEFAULT_MATERIALIZATION_BYTES: u64 = 64 << 20;
-
-/// A hold (see [`crate::held`]) idle this long across an await is a
-/// `held_across_await` finding, and a span inside a hold that takes this
-/// long is `slow_work_while_held`. 50 ms is fifty LAN database round trips:
-/// no transaction's own statements should leave it idle that long, while
-/// the scenario's external call (300 ms) is far over.
-pub const DEFAULT_HELD_IDLE_THRESHOLD: Duration = Duration::from_millis(50);
-/// An outbound call open this long is *hung*. Scenario 12's backend hangs
-/// for 30 s; 10 s is past any interactive timeout, so a call still open
-/// then has no working deadline.
-pub const DEFAULT_HANG_LIMIT: Duration = Duration::from_secs(10);
-/// How far past its deadline a span may close before it is an overrun.
-/// tokio's timer fires on millisecond ticks and the cancelled future is
-/// dropped at its next poll; 50 ms covers that on a loaded runtime.
-pub const DEFAULT_DEADLINE_GRACE: Duration = Duration::from_millis(50);
+use defaults::*;
 
 /// Everything the doctor can be told. Built by [`crate::DoctorBuilder`] or
 /// [`crate::Doctor::from_env`].
@@ -100,7 +39,7 @@ pub(crate) struct Config {
     /// Client addresses the endpoint answers; `None`: every client.
     pub(crate) allow: Option<crate::export::allow::AllowList>,
     /// The concurrency-shape detectors' settings.
-    pub(crate) shape: crate::shape_settings::ShapeConfig,
+    pub(crate) shape: crate::config::concurrency::ShapeConfig,
 }
 
 impl Default for Config {

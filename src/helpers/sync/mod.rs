@@ -9,7 +9,7 @@ pub mod blocking;
 use std::future::Future;
 use std::panic::Location;
 
-use crate::held::{held_at, HeldGuard};
+use crate::helpers::held::{held_at, HeldGuard};
 
 /// A `tokio::sync::Mutex` whose guards are held scopes.
 ///

@@ -13,14 +13,19 @@ use metrics::{
     SharedString, Unit,
 };
 
-use crate::export::histogram::POLL_BUCKETS;
-use crate::export::table::{runtime_metric, MetricDef};
-use crate::state::lock;
+use super::histogram::POLL_BUCKETS;
+use crate::lock::lock;
+
+/// Which exported metric a tokio-metrics field feeds: its index in the
+/// caller's table and the factor to base units. Supplied by export, which
+/// owns metric names, so this floor knows none.
+pub(crate) type ResolveField = fn(&str) -> Option<(usize, f64)>;
 
 /// Values as tokio-metrics reported them, plus how to convert them.
 #[derive(Debug)]
 pub(crate) struct Cell {
-    pub(crate) def: &'static MetricDef,
+    /// Index of the exported metric in export's table.
+    pub(crate) metric: usize,
     /// Multiply by this to get base units (1e-6 for microseconds).
     pub(crate) scale: f64,
     pub(crate) counter: AtomicU64,
@@ -69,26 +74,30 @@ impl HistogramFn for Cell {
 }
 
 /// The recorder tokio-metrics' reporter is built against.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub(crate) struct RuntimeRecorder {
     cells: Arc<Mutex<Vec<Arc<Cell>>>>,
+    resolve: ResolveField,
 }
 
 impl RuntimeRecorder {
+    pub(crate) fn new(resolve: ResolveField) -> RuntimeRecorder {
+        RuntimeRecorder {
+            cells: Default::default(),
+            resolve,
+        }
+    }
+
     fn cell(&self, key: &Key) -> Option<Arc<Cell>> {
         let field = key.name().strip_prefix("tokio_")?;
-        let def = runtime_metric(field)?;
+        let (metric, scale) = (self.resolve)(field)?;
         let mut cells = lock(&self.cells);
-        if let Some(c) = cells.iter().find(|c| std::ptr::eq(c.def, def)) {
+        if let Some(c) = cells.iter().find(|c| c.metric == metric) {
             return Some(c.clone());
         }
         let cell = Arc::new(Cell {
-            def,
-            scale: if def.name.contains("seconds") {
-                1e-6
-            } else {
-                1.0
-            },
+            metric,
+            scale,
             counter: AtomicU64::new(0),
             gauge_bits: AtomicU64::new(0f64.to_bits()),
             buckets: Default::default(),

@@ -5,7 +5,7 @@
 
 use std::sync::Mutex;
 
-use crate::state::lock;
+use crate::lock::lock;
 
 /// Under the parent's lock: its outbound children so far.
 #[derive(Debug, Default)]
@@ -43,7 +43,7 @@ impl JoinStats {
     pub(crate) fn record(&self, child: u32, ns: u64) {
         let mut v = lock(&self.slowest);
         let child = if v.len() >= CHILD_SITES && !v.iter().any(|e| e.0 == child) {
-            crate::layer::sites::OTHER
+            crate::state::sites::OTHER
         } else {
             child
         };

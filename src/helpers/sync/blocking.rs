@@ -4,7 +4,7 @@
 
 use std::panic::Location;
 
-use crate::held::{held_at, HeldGuard};
+use crate::helpers::held::{held_at, HeldGuard};
 
 /// A `parking_lot::Mutex` whose guards are held scopes.
 ///

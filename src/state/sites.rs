@@ -18,6 +18,10 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::sync::{Mutex, OnceLock};
 
+use tracing_core::Metadata;
+
+use crate::fields::{DEADLINE_FIELDS, OUTBOUND_FIELDS, RESOURCE_FIELD, SEQUENTIAL_FIELD};
+
 /// Index of the `other` slot that sites past the label cap share.
 pub(crate) const OTHER: u32 = 0;
 
@@ -44,30 +48,30 @@ pub(crate) struct Site {
     pub(crate) meta: OnceLock<SiteMeta>,
     pub(crate) blocking: BlockingStats,
     /// What the callsite's metadata says of its spans, worked out once.
-    pub(crate) class: OnceLock<crate::layer::span_node::CallsiteClass>,
+    pub(crate) class: OnceLock<CallsiteClass>,
     /// Made the first time the site makes an outbound call (or overruns a
     /// deadline), so sites that never do cost nothing.
-    pub(crate) outbound: OnceLock<Box<crate::layer::outbound::OutboundStats>>,
+    pub(crate) outbound: OnceLock<Box<crate::state::outbound::OutboundStats>>,
     /// Made the first time the site is held as a resource.
-    pub(crate) held: OnceLock<Box<crate::layer::hold::HeldStats>>,
+    pub(crate) held: OnceLock<Box<crate::state::held::HeldStats>>,
     /// Made the first time the site joins several outbound children.
-    pub(crate) joins: OnceLock<Box<crate::layer::join::JoinStats>>,
+    pub(crate) joins: OnceLock<Box<crate::state::joins::JoinStats>>,
     /// Serial chains, fan-out and task counts of spans of this site.
-    pub(crate) shape: crate::layer::shape::ShapeStats,
+    pub(crate) shape: crate::state::shape_stats::ShapeStats,
     #[cfg(feature = "alloc")]
     pub(crate) alloc: crate::alloc::SiteAlloc,
 }
 
 impl Site {
-    pub(crate) fn outbound(&self) -> &crate::layer::outbound::OutboundStats {
+    pub(crate) fn outbound(&self) -> &crate::state::outbound::OutboundStats {
         self.outbound.get_or_init(Default::default)
     }
 
-    pub(crate) fn held(&self) -> &crate::layer::hold::HeldStats {
+    pub(crate) fn held(&self) -> &crate::state::held::HeldStats {
         self.held.get_or_init(Default::default)
     }
 
-    pub(crate) fn joins(&self) -> &crate::layer::join::JoinStats {
+    pub(crate) fn joins(&self) -> &crate::state::joins::JoinStats {
         self.joins.get_or_init(Default::default)
     }
 }
@@ -216,6 +220,46 @@ impl Sites {
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
         h | (1 << 63)
+    }
+}
+
+/// What a callsite's static metadata says about its spans, worked out once
+/// per callsite.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct CallsiteClass {
+    /// Has one of [`OUTBOUND_FIELDS`](crate::fields::OUTBOUND_FIELDS), or a configured outbound name.
+    pub(crate) outbound: bool,
+    /// Has an `otel.kind` field: its value decides (client means outbound).
+    pub(crate) otel_kind: bool,
+    /// Has one of [`DEADLINE_FIELDS`](crate::fields::DEADLINE_FIELDS).
+    pub(crate) deadline_field: bool,
+    /// Has [`SEQUENTIAL_FIELD`](crate::fields::SEQUENTIAL_FIELD).
+    pub(crate) sequential_field: bool,
+    /// Has [`RESOURCE_FIELD`](crate::fields::RESOURCE_FIELD), or a configured resource span name.
+    pub(crate) resource: bool,
+}
+
+impl CallsiteClass {
+    pub(crate) fn of(
+        meta: &Metadata<'_>,
+        outbound_names: &[String],
+        resource_names: &[String],
+    ) -> CallsiteClass {
+        let fields = meta.fields();
+        let has = |n: &str| fields.field(n).is_some();
+        CallsiteClass {
+            outbound: OUTBOUND_FIELDS.iter().any(|f| has(f))
+                || outbound_names.iter().any(|n| n == meta.name()),
+            otel_kind: has("otel.kind"),
+            deadline_field: DEADLINE_FIELDS.iter().any(|f| has(f)),
+            sequential_field: has(SEQUENTIAL_FIELD),
+            resource: has(RESOURCE_FIELD) || resource_names.iter().any(|n| n == meta.name()),
+        }
+    }
+
+    /// Whether field values must be read to classify a span instance.
+    pub(crate) fn needs_values(self) -> bool {
+        self.otel_kind || self.deadline_field || self.sequential_field
     }
 }
 

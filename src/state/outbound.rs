@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
-use crate::state::lock;
+use crate::lock::lock;
 
 /// Upper bounds (seconds) of the outbound latency buckets: from a LAN round
 /// trip to the 30 s hangs of scenario 12, so a p99 past any sane timeout is
@@ -150,7 +150,7 @@ impl OutboundStats {
 /// calls open now say, read at one instant under the configured limits.
 pub(crate) fn sites_with_calls(
     shared: &crate::state::Shared,
-) -> Vec<(&crate::layer::sites::SiteMeta, &OutboundStats, OpenCalls)> {
+) -> Vec<(&crate::state::sites::SiteMeta, &OutboundStats, OpenCalls)> {
     let hang_ns = shared.config.hang_limit.as_nanos() as u64;
     let grace_ns = shared.config.deadline_grace.as_nanos() as u64;
     let now = shared.clock.raw();

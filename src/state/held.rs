@@ -13,7 +13,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
-use crate::state::lock;
+use crate::lock::lock;
 
 /// One hold: the resource's site, when it was acquired and whether a poll
 /// was running then (without one, suspension cannot be told).
@@ -100,7 +100,7 @@ impl HeldStats {
             }
             None => match inner
                 .iter()
-                .position(|s| s.site == crate::layer::sites::OTHER)
+                .position(|s| s.site == crate::state::sites::OTHER)
             {
                 Some(i) => i,
                 None => {
@@ -109,7 +109,7 @@ impl HeldStats {
                     let i = (0..inner.len())
                         .min_by_key(|&i| inner[i].count)
                         .unwrap_or(0);
-                    inner[i].site = crate::layer::sites::OTHER;
+                    inner[i].site = crate::state::sites::OTHER;
                     i
                 }
             },

@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::layer::shape::TaskStats;
-use crate::layer::sites::{SiteMeta, Sites};
 use crate::layer::DoctorLayer;
+use crate::state::shape_stats::TaskStats;
+use crate::state::sites::{SiteMeta, Sites};
 use crate::state::Shared;
 
 /// Spawns `future` on the current runtime, like [`tokio::spawn`], and

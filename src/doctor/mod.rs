@@ -1,9 +1,13 @@
-//! The doctor: builder, configuration, start and stop.
+//! The doctor: start and stop, and what a service reads in-process. Its
+//! settings are in [`builder`].
+
+mod builder;
+
+pub use builder::DoctorBuilder;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::config::{apply_env, Config};
 use crate::export::Report;
@@ -11,186 +15,6 @@ use crate::finding::Finding;
 use crate::layer::DoctorLayer;
 use crate::state::Shared;
 use crate::Error;
-
-/// Configures a [`Doctor`]. Setters take `self`; [`build`](Self::build)
-/// validates everything at once and says what to change.
-///
-/// # Examples
-/// ```
-/// use std::time::Duration;
-/// let doctor = tokio_doctor::Doctor::builder()
-///     .listen("127.0.0.1:0".parse().unwrap())
-///     .blocking_poll_threshold(Duration::from_millis(20))
-///     .build()?;
-/// # Ok::<(), tokio_doctor::Error>(())
-/// ```
-#[derive(Debug, Clone, Default)]
-#[must_use]
-pub struct DoctorBuilder {
-    pub(crate) config: Config,
-}
-
-impl DoctorBuilder {
-    /// Address of the `/metrics` and `/doctor` endpoint. Default
-    /// `127.0.0.1:9464` (loopback only); listening on other interfaces must
-    /// be asked for explicitly, here.
-    pub fn listen(mut self, addr: SocketAddr) -> Self {
-        self.config.listen = Some(addr);
-        self
-    }
-
-    /// Serve no endpoint: read the doctor in-process with
-    /// [`Doctor::render_prometheus`] and [`Doctor::findings`], or push into
-    /// the service's recorder with [`use_global_recorder`](Self::use_global_recorder).
-    pub fn no_endpoint(mut self) -> Self {
-        self.config.listen = None;
-        self
-    }
-
-    /// Answer only clients whose address is in `list`: comma-separated
-    /// addresses or CIDR ranges, IPv4 or IPv6 (`"10.0.0.0/8, ::1"`); every
-    /// other client gets `403 Forbidden`. Default: every client that can
-    /// reach the address (loopback only unless [`listen`](Self::listen)
-    /// says otherwise). Environment: `TOKIO_DOCTOR_ALLOW`.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] naming `allow_clients` and the accepted form
-    /// when an entry is malformed or the list is empty.
-    ///
-    /// # Examples
-    /// ```
-    /// let doctor = tokio_doctor::Doctor::builder()
-    ///     .listen("0.0.0.0:9464".parse().unwrap())
-    ///     .allow_clients("127.0.0.1, 10.0.0.0/8")?
-    ///     .build()?;
-    /// # Ok::<(), tokio_doctor::Error>(())
-    /// ```
-    pub fn allow_clients(mut self, list: &str) -> Result<Self, Error> {
-        let parsed = crate::export::allow::AllowList::parse(list).ok_or_else(|| {
-            crate::config::invalid(
-                "allow_clients",
-                &format!(
-                    "got {list:?}, expected {}",
-                    crate::export::allow::FORM.trim_end_matches(", or `any`")
-                ),
-            )
-        })?;
-        self.config.allow = Some(parsed);
-        Ok(self)
-    }
-
-    /// When `false`, a busy port makes [`Doctor::start`] print a warning
-    /// and run without the endpoint instead of returning an error. Default
-    /// `true`.
-    pub fn require_endpoint(mut self, required: bool) -> Self {
-        self.config.require_endpoint = required;
-        self
-    }
-
-    /// A poll longer than this is a blocking poll. Default
-    /// [`DEFAULT_BLOCKING_POLL_THRESHOLD`](crate::DEFAULT_BLOCKING_POLL_THRESHOLD) (10 ms).
-    pub fn blocking_poll_threshold(mut self, threshold: Duration) -> Self {
-        self.config.blocking_poll_threshold = threshold;
-        self
-    }
-
-    /// Most label sets (call sites) any metric carries; the rest are folded
-    /// into `other`. Default [`DEFAULT_LABEL_CAP`](crate::DEFAULT_LABEL_CAP).
-    pub fn label_cap(mut self, cap: usize) -> Self {
-        self.config.label_cap = cap;
-        self
-    }
-
-    /// Interval of the event-loop lag probe. Default 10 ms.
-    pub fn lag_probe_interval(mut self, interval: Duration) -> Self {
-        self.config.lag_probe_interval = interval;
-        self
-    }
-
-    /// Interval of the sampler (runtime metrics, recorder push). Default 1 s.
-    pub fn sample_interval(mut self, interval: Duration) -> Self {
-        self.config.sample_interval = interval;
-        self
-    }
-
-    /// Interval at which the watchdog looks for stalled polls. Default 5 ms.
-    pub fn watchdog_interval(mut self, interval: Duration) -> Self {
-        self.config.watchdog_interval = interval;
-        self
-    }
-
-    /// Also record every doctor metric into the global `metrics` recorder
-    /// the service installed (for example `metrics-exporter-prometheus`), once
-    /// per sample interval, so one scrape carries both. Combine with
-    /// [`no_endpoint`](Self::no_endpoint). Histograms arrive as their
-    /// `_bucket{le}`/`_count` counters and a `_sum` gauge.
-    pub fn use_global_recorder(mut self, yes: bool) -> Self {
-        self.config.use_global_recorder = yes;
-        self
-    }
-
-    /// Ignore tokio's resource and waker instrumentation (present with
-    /// `--cfg tokio_unstable` and tokio's `tracing` feature) by answering
-    /// `Interest::never` for it. Default `true`: those callsites fire on
-    /// every timer and waker operation. Turn off if another layer (such as
-    /// console-subscriber) needs them.
-    pub fn ignore_tokio_resource_spans(mut self, ignore: bool) -> Self {
-        self.config.ignore_tokio_resource_spans = ignore;
-        self
-    }
-
-    /// Window over which an unbounded queue's depth must keep rising to be
-    /// a `queue_growth` finding. Default
-    /// [`DEFAULT_QUEUE_WINDOW`](crate::DEFAULT_QUEUE_WINDOW) (10 s); at least
-    /// three sample intervals.
-    pub fn queue_window(mut self, window: Duration) -> Self {
-        self.config.queue_window = window;
-        self
-    }
-
-    /// Depth under which a growing queue is not reported. Default
-    /// [`DEFAULT_QUEUE_DEPTH_FLOOR`](crate::DEFAULT_QUEUE_DEPTH_FLOOR).
-    pub fn queue_depth_floor(mut self, floor: u64) -> Self {
-        self.config.queue_depth_floor = floor;
-        self
-    }
-
-    /// The depth at which a queue is in trouble (memory, latency); a growing
-    /// queue's finding then says how long until it gets there. Default none.
-    pub fn queue_limit(mut self, limit: u64) -> Self {
-        self.config.queue_limit = Some(limit);
-        self
-    }
-
-    /// Window over which new connections are compared with requests for
-    /// `connection_churn`. Default
-    /// [`DEFAULT_CHURN_WINDOW`](crate::DEFAULT_CHURN_WINDOW) (30 s).
-    pub fn churn_window(mut self, window: Duration) -> Self {
-        self.config.churn_window = window;
-        self
-    }
-
-    /// Peak live heap bytes of one span instance at or above which it is a
-    /// `materialization` finding (needs the `alloc` feature and
-    /// [`TrackingAllocator`](crate::alloc)). Default
-    /// [`DEFAULT_MATERIALIZATION_BYTES`](crate::DEFAULT_MATERIALIZATION_BYTES) (64 MiB).
-    pub fn materialization_threshold(mut self, bytes: u64) -> Self {
-        self.config.materialization_bytes = bytes;
-        self
-    }
-
-    /// Validates the settings and builds the doctor.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] naming the setting, when a duration is zero
-    /// or the label cap is out of range.
-    pub fn build(self) -> Result<Doctor, Error> {
-        self.config.validate()?;
-        Ok(Doctor {
-            shared: Arc::new(Shared::new(self.config)),
-        })
-    }
-}
 
 /// Watches a tokio service. Cheap to clone; all clones share one state.
 ///
@@ -233,7 +57,7 @@ impl Doctor {
         let mut config = Config::default();
         apply_env(&mut config, |var| std::env::var(var).ok())?;
         Ok(Doctor {
-            shared: Arc::new(Shared::new(config)),
+            shared: Shared::for_doctor(config),
         })
     }
 
@@ -404,5 +228,13 @@ impl Drop for Running {
             t.abort();
         }
         self.doctor.shared.started.store(false, Release);
+    }
+}
+
+impl Shared {
+    /// The state of a new doctor, with export's table of runtime metrics
+    /// (this floor knows no metric names).
+    pub(crate) fn for_doctor(config: crate::config::Config) -> Arc<Shared> {
+        Arc::new(Shared::new(config, crate::export::runtime_metric))
     }
 }

@@ -1,75 +1,42 @@
-//! The state one doctor shares between its layer (writer, hot path), its
-//! monitors (lag probe, watchdog, sampler) and its exporter (readers).
+//! The ground floor: what one doctor has recorded. The layer (hot path)
+//! and the monitors (lag probe, watchdog, sampler) write it; the detectors
+//! and export read it. Nothing here imports from `layer`, `monitor`,
+//! `detect` or `export`.
+//!
+//! - [`sites`]: call sites, their ids and per-site stats ([`outbound`],
+//!   [`held`], [`joins`], [`shape_stats`]);
+//! - [`shard`]: per-thread shards of poll timings;
+//! - [`histogram`]: the lock-free histograms behind them;
+//! - [`sched`]: what the kernel says of each worker thread;
+//! - [`lag_history`] and [`series`]: short time series the sampler keeps;
+//! - [`routes`]: the task monitors of routes and jobs;
+//! - [`runtime_samples`]: tokio's runtime metrics as tokio-metrics reported them.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::*};
+use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
-use crate::export::histogram::{OwnedHistogram, SharedHistogram, Snapshot};
-use crate::export::runtime_recorder::RuntimeRecorder;
-use crate::layer::sites::Sites;
+use crate::lock::lock;
+
+pub(crate) mod held;
+pub(crate) mod histogram;
+pub(crate) mod joins;
+pub(crate) mod lag_history;
+pub(crate) mod outbound;
+pub(crate) mod routes;
+pub(crate) mod runtime_samples;
+pub(crate) mod sched;
+pub(crate) mod series;
+pub(crate) mod shape_stats;
+pub(crate) mod shard;
+pub(crate) mod sites;
+
+use histogram::{SharedHistogram, Snapshot};
+use runtime_samples::RuntimeRecorder;
+pub(crate) use shard::{Stall, ThreadShard};
+use sites::Sites;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-/// Locks a mutex that may have been poisoned by a panic elsewhere: all our
-/// mutex-protected data stays consistent across a panic, so never propagate.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Per-thread counters of one doctor. Only the owning thread writes the
-/// poll fields; the watchdog and the exporter read them. Aligned so two
-/// threads' shards never share a cache line.
-#[derive(Debug)]
-#[repr(align(128))]
-pub(crate) struct ThreadShard {
-    pub(crate) polls: OwnedHistogram,
-    /// Clock ticks at which the current poll began; 0 when not in a poll.
-    pub(crate) poll_since: AtomicU64,
-    /// Site of the outermost span of the current poll.
-    pub(crate) poll_site: AtomicU32,
-    /// Set when the thread exits; the sampler then folds the shard away.
-    pub(crate) retired: AtomicBool,
-    pub(crate) thread: String,
-    /// What the kernel says of this thread, noted by the watchdog.
-    pub(crate) sched: crate::monitor::sched::SchedSample,
-    /// Polls past the threshold on the wall clock that mostly waited for a
-    /// CPU. Written by the owning thread only.
-    pub(crate) preempted: AtomicU64,
-    /// Span nodes this thread created minus those it freed (a node may be
-    /// freed on another thread, so one shard's count can be negative; the
-    /// sum over all shards is the number alive). Owning thread writes.
-    pub(crate) nodes: AtomicI64,
-}
-
-impl ThreadShard {
-    fn new() -> ThreadShard {
-        let t = std::thread::current();
-        ThreadShard {
-            polls: OwnedHistogram::default(),
-            poll_since: AtomicU64::new(0),
-            poll_site: AtomicU32::new(0),
-            retired: AtomicBool::new(false),
-            thread: t
-                .name()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("{:?}", t.id())),
-            sched: crate::monitor::sched::SchedSample::for_current_thread(),
-            preempted: AtomicU64::new(0),
-            nodes: AtomicI64::new(0),
-        }
-    }
-}
-
-/// A poll the watchdog found running past the threshold.
-#[derive(Debug, Clone)]
-pub(crate) struct Stall {
-    pub(crate) site: u32,
-    pub(crate) thread: String,
-    pub(crate) running_ns: u64,
-    /// Identifies the stall: the shard's address and the poll's start.
-    pub(crate) identity: (usize, u64),
-}
 
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -88,12 +55,12 @@ pub(crate) struct Shared {
     pub(crate) lag_max_ns: AtomicU64,
     pub(crate) lag_max_last_ns: AtomicU64,
     /// Lag per sampler interval over the last minutes, for the report page.
-    pub(crate) lag_history: Mutex<crate::monitor::lag::LagHistory>,
+    pub(crate) lag_history: Mutex<lag_history::LagHistory>,
     /// Stalls the watchdog has counted, per site.
     pub(crate) stall_counts: Mutex<std::collections::BTreeMap<u32, u64>>,
     pub(crate) runtime: RuntimeRecorder,
     /// Task monitors by route (TaskMonitorLayer, monitor_job).
-    pub(crate) routes: crate::route::Routes,
+    pub(crate) routes: routes::Routes,
     /// What the sampler keeps about each queue and peer (see the detectors).
     pub(crate) queues:
         Mutex<std::collections::BTreeMap<&'static str, crate::detect::queue_growth::QueueTrack>>,
@@ -112,7 +79,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config) -> Shared {
+    pub(crate) fn new(config: Config, runtime_metric: runtime_samples::ResolveField) -> Shared {
         Shared {
             id: NEXT_ID.fetch_add(1, Relaxed),
             threshold_ns: config
@@ -131,7 +98,7 @@ impl Shared {
             lag_max_last_ns: AtomicU64::new(0),
             lag_history: Mutex::new(Default::default()),
             stall_counts: Mutex::new(Default::default()),
-            runtime: RuntimeRecorder::default(),
+            runtime: RuntimeRecorder::new(runtime_metric),
             routes: Default::default(),
             queues: Mutex::new(Default::default()),
             peers: Mutex::new(Default::default()),
