@@ -50,7 +50,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 /// assert_eq!(tokio_doctor::fuzz::allow_list("10.0.0.0/8", ip), Some(true));
 /// ```
 pub fn allow_list(list: &str, client: IpAddr) -> Option<bool> {
-    crate::export::allow::AllowList::parse(list).map(|l| l.allows(client))
+    crate::config::allow::AllowList::parse(list).map(|l| l.allows(client))
 }
 
 /// The endpoint's request handling without a socket.
@@ -62,17 +62,21 @@ pub fn allow_list(list: &str, client: IpAddr) -> Option<bool> {
 /// assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n"));
 /// ```
 #[derive(Debug)]
-pub struct Endpoint(Arc<Shared>);
+pub struct Endpoint(Arc<Shared>, crate::export::snapshot::SnapshotCache);
 
 impl Endpoint {
     /// An endpoint over a doctor with default settings and no spans.
     pub fn new() -> Endpoint {
-        Endpoint(Shared::for_doctor(Config::default()))
+        // A fresh snapshot per request, so every input runs the detectors.
+        Endpoint(
+            Shared::for_doctor(Config::default()),
+            crate::export::snapshot::SnapshotCache::new(std::time::Duration::ZERO),
+        )
     }
 
     /// The whole response (head and body) to the bytes a client sent.
     pub fn respond(&self, request: &[u8]) -> Vec<u8> {
-        crate::export::http::respond(request, &self.0)
+        crate::export::http::respond(request, &self.0, &self.1)
     }
 }
 

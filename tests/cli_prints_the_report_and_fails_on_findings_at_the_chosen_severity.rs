@@ -29,6 +29,9 @@ fn the_cli_prints_the_blocking_call_site_and_gates_on_its_severity() {
     let doctor = Doctor::builder()
         .listen("127.0.0.1:0".parse().unwrap())
         .sample_interval(Duration::from_millis(100))
+        // The CLI is run right after the finding appears: a snapshot per
+        // scrape, not one shared for a second.
+        .snapshot_max_age(Duration::ZERO)
         .build()
         .unwrap();
     let rt = support::runtime(&doctor);

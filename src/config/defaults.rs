@@ -16,6 +16,13 @@ use std::time::Duration;
 /// port OpenTelemetry's Prometheus exporter uses, which scrapers often allow.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
 
+/// Default age up to which the endpoint answers a scrape from the snapshot
+/// it took for an earlier one. Prometheus scrapes every 15 s or more, so one
+/// second never shows it stale data, while a crowd of scrapers (a dashboard
+/// refreshed by many people, a misconfigured scraper, a hostile client)
+/// costs one snapshot a second, not one each.
+pub const DEFAULT_SNAPSHOT_MAX_AGE: Duration = Duration::from_secs(1);
+
 /// Default threshold above which a poll counts as blocking the executor.
 ///
 /// tokio's guidance is 10–100 µs between `.await`s; 10 ms is two orders of

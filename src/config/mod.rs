@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use crate::Error;
 
+pub(crate) mod allow;
 pub(crate) mod concurrency;
 pub mod defaults;
+pub(crate) mod settings;
 
 use defaults::*;
 
@@ -36,8 +38,11 @@ pub(crate) struct Config {
     /// Whether every span gets a node (see `layer::span_node`); task spans
     /// and held scopes always do.
     pub(crate) span_nodes: bool,
+    /// How old a snapshot the endpoint may serve (concurrent scrapes
+    /// within it share one).
+    pub(crate) snapshot_max_age: Duration,
     /// Client addresses the endpoint answers; `None`: every client.
-    pub(crate) allow: Option<crate::export::allow::AllowList>,
+    pub(crate) allow: Option<crate::config::allow::AllowList>,
     /// The concurrency-shape detectors' settings.
     pub(crate) shape: crate::config::concurrency::ShapeConfig,
 }
@@ -65,6 +70,7 @@ impl Default for Config {
             hang_limit: DEFAULT_HANG_LIMIT,
             deadline_grace: DEFAULT_DEADLINE_GRACE,
             span_nodes: true,
+            snapshot_max_age: DEFAULT_SNAPSHOT_MAX_AGE,
             allow: None,
             shape: Default::default(),
         }
@@ -118,155 +124,29 @@ pub(crate) fn invalid(setting: &str, reason: &str) -> Error {
     }
 }
 
-/// The environment variables [`crate::Doctor::from_env`] reads, with the form
-/// each accepts. Kept as data so the README table and the parser cannot drift.
-pub const ENV_VARS: &[(&str, &str, &str)] = &[
-    (
-        "TOKIO_DOCTOR_LISTEN",
-        "an address such as 127.0.0.1:9464, or `off`",
-        DEFAULT_LISTEN,
-    ),
-    ("TOKIO_DOCTOR_REQUIRE_ENDPOINT", "`true` or `false`", "true"),
-    ("TOKIO_DOCTOR_ALLOW", crate::export::allow::FORM, "any"),
-    (
-        "TOKIO_DOCTOR_BLOCKING_POLL_THRESHOLD",
-        "a duration such as 10ms, 250us or 1s",
-        "10ms",
-    ),
-    (
-        "TOKIO_DOCTOR_LABEL_CAP",
-        "an integer from 1 to 100000",
-        "1000",
-    ),
-    (
-        "TOKIO_DOCTOR_LAG_PROBE_INTERVAL",
-        "a duration such as 10ms",
-        "10ms",
-    ),
-    (
-        "TOKIO_DOCTOR_SAMPLE_INTERVAL",
-        "a duration such as 1s",
-        "1s",
-    ),
-    (
-        "TOKIO_DOCTOR_WATCHDOG_INTERVAL",
-        "a duration such as 5ms",
-        "5ms",
-    ),
-    (
-        "TOKIO_DOCTOR_QUEUE_WINDOW",
-        "a duration of at least three sample intervals, such as 10s",
-        "10s",
-    ),
-    (
-        "TOKIO_DOCTOR_QUEUE_DEPTH_FLOOR",
-        "an integer such as 100",
-        "100",
-    ),
-    (
-        "TOKIO_DOCTOR_QUEUE_LIMIT",
-        "an integer greater than zero, or `none`",
-        "none",
-    ),
-    (
-        "TOKIO_DOCTOR_CHURN_WINDOW",
-        "a duration of at least three sample intervals, such as 30s",
-        "30s",
-    ),
-    (
-        "TOKIO_DOCTOR_HELD_IDLE_THRESHOLD",
-        "a duration such as 50ms",
-        "50ms",
-    ),
-    ("TOKIO_DOCTOR_HANG_LIMIT", "a duration such as 10s", "10s"),
-    (
-        "TOKIO_DOCTOR_DEADLINE_GRACE",
-        "a duration such as 50ms",
-        "50ms",
-    ),
-    ("TOKIO_DOCTOR_SPAN_NODES", "`true` or `false`", "true"),
-    (
-        "TOKIO_DOCTOR_RESOURCE_SPANS",
-        "span names separated by commas, such as db.transaction",
-        "none",
-    ),
-    (
-        "TOKIO_DOCTOR_OUTBOUND_SPANS",
-        "span names separated by commas, such as fetch_profile",
-        "none",
-    ),
-];
+/// The environment variables [`DoctorBuilder::with_env`](crate::DoctorBuilder::with_env)
+/// reads, as `(variable, accepted form, default)`: one per builder setting
+/// (made from the settings table, so the parser, this list and the
+/// documentation cannot drift).
+///
+/// # Examples
+/// ```
+/// let vars: Vec<&str> = tokio_doctor::ENV_VARS.iter().map(|(v, _, _)| *v).collect();
+/// assert!(vars.contains(&"TOKIO_DOCTOR_BLOCKING_POLL_THRESHOLD"));
+/// ```
+pub const ENV_VARS: &[(&str, &str, &str)] = &settings::env_vars::<{ settings::SETTINGS.len() }>();
 
-/// Applies every `TOKIO_DOCTOR_*` variable found by `lookup` over `config`.
+/// Applies every `TOKIO_DOCTOR_*` variable found by `lookup` over `config`,
+/// then validates the result (an error names the variable when one is to
+/// blame).
 pub(crate) fn apply_env(
     config: &mut Config,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<(), Error> {
-    for (var, form, _) in ENV_VARS {
-        let Some(raw) = lookup(var) else { continue };
-        let value = raw.trim();
-        let bad = || invalid(var, &format!("got {raw:?}, expected {form}"));
-        match *var {
-            "TOKIO_DOCTOR_LISTEN" => {
-                config.listen = if value.eq_ignore_ascii_case("off") {
-                    None
-                } else {
-                    Some(value.parse().map_err(|_| bad())?)
-                }
-            }
-            "TOKIO_DOCTOR_REQUIRE_ENDPOINT" => {
-                config.require_endpoint = parse_bool(value).ok_or_else(bad)?
-            }
-            "TOKIO_DOCTOR_ALLOW" => {
-                config.allow = if value.eq_ignore_ascii_case("any") {
-                    None
-                } else {
-                    Some(crate::export::allow::AllowList::parse(value).ok_or_else(bad)?)
-                }
-            }
-            "TOKIO_DOCTOR_BLOCKING_POLL_THRESHOLD" => {
-                config.blocking_poll_threshold = parse_duration(value).ok_or_else(bad)?
-            }
-            "TOKIO_DOCTOR_LABEL_CAP" => config.label_cap = value.parse().map_err(|_| bad())?,
-            "TOKIO_DOCTOR_LAG_PROBE_INTERVAL" => {
-                config.lag_probe_interval = parse_duration(value).ok_or_else(bad)?
-            }
-            "TOKIO_DOCTOR_SAMPLE_INTERVAL" => {
-                config.sample_interval = parse_duration(value).ok_or_else(bad)?
-            }
-            "TOKIO_DOCTOR_WATCHDOG_INTERVAL" => {
-                config.watchdog_interval = parse_duration(value).ok_or_else(bad)?
-            }
-            "TOKIO_DOCTOR_HELD_IDLE_THRESHOLD" => {
-                config.held_idle_threshold = parse_duration(value).ok_or_else(bad)?
-            }
-            "TOKIO_DOCTOR_HANG_LIMIT" => {
-                config.hang_limit = parse_duration(value).ok_or_else(bad)?
-            }
-            "TOKIO_DOCTOR_DEADLINE_GRACE" => {
-                config.deadline_grace = parse_duration(value).ok_or_else(bad)?
-            }
-            "TOKIO_DOCTOR_SPAN_NODES" => config.span_nodes = parse_bool(value).ok_or_else(bad)?,
-            "TOKIO_DOCTOR_RESOURCE_SPANS" => config.resource_span_names = parse_names(value),
-            "TOKIO_DOCTOR_OUTBOUND_SPANS" => config.outbound_span_names = parse_names(value),
-            "TOKIO_DOCTOR_QUEUE_WINDOW" => {
-                config.queue_window = parse_duration(value).ok_or_else(bad)?
-            }
-            "TOKIO_DOCTOR_QUEUE_DEPTH_FLOOR" => {
-                config.queue_depth_floor = value.parse().map_err(|_| bad())?
-            }
-            "TOKIO_DOCTOR_QUEUE_LIMIT" => {
-                config.queue_limit = if value.eq_ignore_ascii_case("none") {
-                    None
-                } else {
-                    Some(value.parse().map_err(|_| bad())?)
-                }
-            }
-            "TOKIO_DOCTOR_CHURN_WINDOW" => {
-                config.churn_window = parse_duration(value).ok_or_else(bad)?
-            }
-            _ => unreachable!("every variable in ENV_VARS has a parser"),
-        }
+    for s in settings::SETTINGS {
+        let Some(raw) = lookup(s.var) else { continue };
+        (s.apply)(config, raw.trim())
+            .ok_or_else(|| invalid(s.var, &format!("got {raw:?}, expected {}", s.form)))?;
     }
     config.validate().map_err(|e| name_the_variable(e, &lookup))
 }
@@ -278,25 +158,22 @@ fn name_the_variable(e: Error, lookup: &impl Fn(&str) -> Option<String>) -> Erro
     let Error::InvalidConfig { setting, reason } = &e else {
         return e;
     };
-    let var_of = |setting: &str| format!("TOKIO_DOCTOR_{}", setting.to_ascii_uppercase());
     // A window too short for the sample interval may come from either.
-    let culprits = [var_of(setting), var_of("sample_interval")];
-    for var in culprits {
-        let (Some(raw), Some((_, form, _))) =
-            (lookup(&var), ENV_VARS.iter().find(|(v, _, _)| *v == var))
-        else {
+    for culprit in [setting.as_str(), "sample_interval"] {
+        let Some(s) = settings::by_setter(culprit) else {
             continue;
         };
+        let Some(raw) = lookup(s.var) else { continue };
         return invalid(
-            &var,
-            &format!("got {raw:?}, expected {form} (`{setting}` {reason})"),
+            s.var,
+            &format!("got {raw:?}, expected {} (`{setting}` {reason})", s.form),
         );
     }
     e
 }
 
 /// `a, b,c` as names; `none` or nothing as no names.
-fn parse_names(s: &str) -> Vec<String> {
+pub(crate) fn parse_names(s: &str) -> Vec<String> {
     if s.eq_ignore_ascii_case("none") {
         return Vec::new();
     }
@@ -307,7 +184,7 @@ fn parse_names(s: &str) -> Vec<String> {
         .collect()
 }
 
-fn parse_bool(s: &str) -> Option<bool> {
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Some(true),
         "false" | "0" | "no" | "off" => Some(false),

@@ -65,17 +65,38 @@ impl DoctorBuilder {
     /// # Ok::<(), tokio_doctor::Error>(())
     /// ```
     pub fn allow_clients(mut self, list: &str) -> Result<Self, Error> {
-        let parsed = crate::export::allow::AllowList::parse(list).ok_or_else(|| {
+        let parsed = crate::config::allow::AllowList::parse(list).ok_or_else(|| {
             crate::config::invalid(
                 "allow_clients",
                 &format!(
                     "got {list:?}, expected {}",
-                    crate::export::allow::FORM.trim_end_matches(", or `any`")
+                    crate::config::allow::FORM.trim_end_matches(", or `any`")
                 ),
             )
         })?;
         self.config.allow = Some(parsed);
         Ok(self)
+    }
+
+    /// How old a snapshot the endpoint may answer a scrape from. Scrapes
+    /// within this age of the one that took it share it: the detectors run
+    /// once per age however many clients scrape, so a crowd of scrapers
+    /// costs the service one snapshot a second. Zero takes a snapshot per
+    /// scrape (still one at a time, on the endpoint's own thread). Default
+    /// [`DEFAULT_SNAPSHOT_MAX_AGE`](crate::DEFAULT_SNAPSHOT_MAX_AGE) (1 s).
+    /// In-process reads ([`Doctor::render_prometheus`], [`Doctor::report`])
+    /// always take a fresh one. Environment: `TOKIO_DOCTOR_SNAPSHOT_MAX_AGE`.
+    ///
+    /// # Examples
+    /// ```
+    /// let doctor = tokio_doctor::Doctor::builder()
+    ///     .snapshot_max_age(std::time::Duration::from_millis(250))
+    ///     .build()?;
+    /// # Ok::<(), tokio_doctor::Error>(())
+    /// ```
+    pub fn snapshot_max_age(mut self, age: Duration) -> Self {
+        self.config.snapshot_max_age = age;
+        self
     }
 
     /// When `false`, a busy port makes [`Doctor::start`] print a warning
@@ -176,6 +197,45 @@ impl DoctorBuilder {
     pub fn materialization_threshold(mut self, bytes: u64) -> Self {
         self.config.materialization_bytes = bytes;
         self
+    }
+
+    /// A builder with the `TOKIO_DOCTOR_*` variables applied over the
+    /// defaults: [`with_env`](Self::with_env) on a new builder.
+    ///
+    /// # Errors
+    /// As [`with_env`](Self::with_env).
+    ///
+    /// # Examples
+    /// ```
+    /// let doctor = tokio_doctor::DoctorBuilder::from_env()?.build()?;
+    /// # Ok::<(), tokio_doctor::Error>(())
+    /// ```
+    pub fn from_env() -> Result<Self, Error> {
+        DoctorBuilder::default().with_env()
+    }
+
+    /// Lays the `TOKIO_DOCTOR_*` variables (see [`ENV_VARS`](crate::ENV_VARS))
+    /// over what this builder was told in code: code sets the service's
+    /// defaults, the environment of one deployment overrides them. Unset
+    /// variables leave the setting as it is.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the variable and the form it accepts,
+    /// when a value does not parse or is out of range.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// let doctor = tokio_doctor::Doctor::builder()
+    ///     .no_endpoint()
+    ///     .blocking_poll_threshold(Duration::from_millis(20)) // unless the environment says otherwise
+    ///     .with_env()?
+    ///     .build()?;
+    /// # Ok::<(), tokio_doctor::Error>(())
+    /// ```
+    pub fn with_env(mut self) -> Result<Self, Error> {
+        crate::config::apply_env(&mut self.config, |var| std::env::var(var).ok())?;
+        Ok(self)
     }
 
     /// Validates the settings and builds the doctor.

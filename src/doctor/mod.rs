@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::sync::Arc;
 
-use crate::config::{apply_env, Config};
 use crate::export::Report;
 use crate::finding::Finding;
 use crate::layer::DoctorLayer;
@@ -43,7 +42,8 @@ impl Doctor {
 
     /// Builds a doctor from the `TOKIO_DOCTOR_*` environment variables
     /// (see [`ENV_VARS`](crate::ENV_VARS)); unset variables keep their
-    /// defaults.
+    /// defaults. To lay them over settings made in code, use
+    /// [`DoctorBuilder::with_env`].
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] naming the variable and the accepted form.
@@ -54,11 +54,7 @@ impl Doctor {
     /// # Ok::<(), tokio_doctor::Error>(())
     /// ```
     pub fn from_env() -> Result<Doctor, Error> {
-        let mut config = Config::default();
-        apply_env(&mut config, |var| std::env::var(var).ok())?;
-        Ok(Doctor {
-            shared: Shared::for_doctor(config),
-        })
+        DoctorBuilder::from_env()?.build()
     }
 
     /// The tracing layer to add to the subscriber. Every clone feeds this
@@ -89,12 +85,19 @@ impl Doctor {
         }
         let started = StartGuard(shared);
         let mut local_addr = None;
+        let mut endpoint = None;
         let mut tasks = Vec::new();
         if let Some(addr) = shared.config.listen {
             match bind(addr) {
                 Ok(listener) => {
                     local_addr = listener.local_addr().ok();
-                    tasks.push(handle.spawn(crate::export::http::serve(listener, shared.clone())));
+                    let spawned = crate::export::http::spawn(listener, shared.clone())
+                        .map_err(|source| Error::Bind { addr, source });
+                    match spawned {
+                        Ok(e) => endpoint = Some(e),
+                        Err(e) if shared.config.require_endpoint => return Err(e),
+                        Err(e) => eprintln!("tokio-doctor: running without its endpoint: {e}"),
+                    }
                 }
                 Err(e) if shared.config.require_endpoint => return Err(e), // un-marks started
                 Err(e) => eprintln!("tokio-doctor: running without its endpoint: {e}"),
@@ -111,6 +114,7 @@ impl Doctor {
         Ok(Running {
             doctor: self.clone(),
             tasks,
+            endpoint,
             stop,
             local_addr,
         })
@@ -169,7 +173,7 @@ impl Doctor {
 
     /// The report `/doctor` serves.
     pub fn report(&self) -> Report {
-        crate::export::report::build(&self.shared)
+        crate::export::report(&self.shared)
     }
 }
 
@@ -182,11 +186,11 @@ impl Drop for StartGuard<'_> {
     }
 }
 
-fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, Error> {
+fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, Error> {
     let std = std::net::TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
     std.set_nonblocking(true)
         .map_err(|source| Error::Bind { addr, source })?;
-    tokio::net::TcpListener::from_std(std).map_err(|source| Error::Bind { addr, source })
+    Ok(std)
 }
 
 /// A started doctor. Dropping it stops the endpoint and the monitors; the
@@ -205,6 +209,8 @@ fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, Error> {
 pub struct Running {
     doctor: Doctor,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The endpoint's own thread; dropped (and joined) first.
+    endpoint: Option<crate::export::http::Endpoint>,
     stop: Arc<AtomicBool>,
     local_addr: Option<SocketAddr>,
 }
@@ -224,6 +230,7 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.stop.store(true, Relaxed);
+        drop(self.endpoint.take());
         for t in &self.tasks {
             t.abort();
         }

@@ -6,8 +6,14 @@
 //! bounded request head, a deadline per connection and a cap on concurrent
 //! connections, so a slow or hostile scraper costs the service a socket,
 //! never a worker. Past the cap, connections wait in the kernel's accept
-//! queue until a slot frees. Responses are built on the blocking pool, so a
-//! crowd of scrapers never takes the runtime's workers from the service.
+//! queue until a slot frees.
+//!
+//! It runs on a thread of its own (a current-thread runtime), never on the
+//! service's workers, at the lowest CPU priority the OS offers (nice 19 on
+//! Linux): a crowd of scrapers then takes only the CPU the service leaves
+//! idle. Scrapes within the snapshot max age share one snapshot (see
+//! [`snapshot`](super::snapshot)), so the detectors run at most once per
+//! age whatever the number of clients.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,17 +23,89 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
+use super::snapshot::{Body, SnapshotCache};
 use crate::state::Shared;
 
 /// Longest request head we read; anything longer is refused.
 const MAX_HEAD: usize = 8 * 1024;
 /// Connections served at once; more wait to be accepted.
 const MAX_CONNECTIONS: usize = 64;
+/// Time a client has to send its request head. A scraper sends it in one
+/// packet; a client that trickles it (one byte per 100 ms) is cut off
+/// after this, so even a crowd of such clients holding every slot delays
+/// a real scraper by at most about this long.
+const HEAD_DEADLINE: Duration = Duration::from_secs(1);
 /// Time a client has to send its request and read the answer.
 const CONNECTION_DEADLINE: Duration = Duration::from_secs(10);
 
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+/// The endpoint's thread; dropping it stops the endpoint and waits for the
+/// thread, so the port is free again when the drop returns.
+#[derive(Debug)]
+pub(crate) struct Endpoint {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts serving `listener` on a thread of its own.
+pub(crate) fn spawn(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+) -> std::io::Result<Endpoint> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("tokio-doctor-endpoint".into())
+        .spawn(move || {
+            lowest_cpu_priority();
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .enable_time()
+                .build()
+            else {
+                eprintln!("tokio-doctor: could not start the endpoint's runtime");
+                return;
+            };
+            rt.block_on(async move {
+                let Ok(listener) = TcpListener::from_std(listener) else {
+                    eprintln!("tokio-doctor: could not serve the endpoint's socket");
+                    return;
+                };
+                tokio::select! {
+                    _ = serve(listener, shared) => {}
+                    _ = stopped => {}
+                }
+            });
+            // Dropping the runtime here drops every open connection.
+        })?;
+    Ok(Endpoint {
+        stop: Some(stop),
+        thread: Some(thread),
+    })
+}
+
+/// Lets the kernel prefer the service's threads over this one: on Linux a
+/// thread's nice value is its own (`setpriority` on its thread id).
+fn lowest_cpu_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on the calling thread; failure only leaves the
+    // priority as it was.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS as _, tid, 19);
+    }
+}
+
+async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let cache = Arc::new(SnapshotCache::new(shared.config.snapshot_max_age));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
@@ -40,10 +118,11 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
-        let shared = shared.clone();
+        let (shared, cache) = (shared.clone(), cache.clone());
         tokio::spawn(async move {
             let _permit = permit;
-            let _ = tokio::time::timeout(CONNECTION_DEADLINE, handle(socket, peer, shared)).await;
+            let _ = tokio::time::timeout(CONNECTION_DEADLINE, handle(socket, peer, shared, cache))
+                .await;
         });
     }
 }
@@ -80,7 +159,11 @@ pub(crate) fn parse_head(head: &str) -> Option<Request<'_>> {
 }
 
 /// Chooses the response for a request: status, content type, body.
-pub(crate) fn route(req: Option<Request<'_>>, shared: &Shared) -> (u16, &'static str, String) {
+pub(crate) fn route(
+    req: Option<Request<'_>>,
+    shared: &Shared,
+    cache: &SnapshotCache,
+) -> (u16, &'static str, Arc<str>) {
     const JSON: &str = "application/json";
     let Some(req) = req else {
         return (400, TEXT, "bad request\n".into());
@@ -89,16 +172,17 @@ pub(crate) fn route(req: Option<Request<'_>>, shared: &Shared) -> (u16, &'static
         return (405, TEXT, "only GET and HEAD are served\n".into());
     }
     match req.path {
-        "/metrics" => (200, super::text::CONTENT_TYPE, super::render_prometheus(shared)),
-        "/doctor" if !req.accept_json => {
-            let report = super::report::build(shared);
-            (200, super::page::CONTENT_TYPE, super::page::render(&report))
-        }
-        "/doctor" | "/doctor.json" => {
-            let report = super::report::build(shared);
-            let body = serde_json::to_string_pretty(&report).unwrap_or_else(|_| "{}".into());
-            (200, JSON, body + "\n")
-        }
+        "/metrics" => (
+            200,
+            super::text::CONTENT_TYPE,
+            cache.body(shared, Body::Metrics),
+        ),
+        "/doctor" if !req.accept_json => (
+            200,
+            super::page::CONTENT_TYPE,
+            cache.body(shared, Body::Page),
+        ),
+        "/doctor" | "/doctor.json" => (200, JSON, cache.body(shared, Body::Json)),
         "/" => (
             200,
             TEXT,
@@ -123,38 +207,49 @@ async fn handle(
     mut socket: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
+    cache: Arc<SnapshotCache>,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; MAX_HEAD];
-    let mut len = 0;
-    loop {
-        if len == buf.len() {
-            break;
-        }
-        let n = socket.read(&mut buf[len..]).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        len += n;
-        if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
-            break;
-        }
+    let Ok(len) = tokio::time::timeout(HEAD_DEADLINE, read_head(&mut socket, &mut buf)).await
+    else {
+        return Ok(()); // too slow to send a head: the slot goes to others
+    };
+    let len = len?;
+    if len == 0 {
+        return Ok(());
     }
     buf.truncate(len);
     if !admitted(&shared, peer) {
         // Answered only after the request is read: closing on a client
         // still writing would reset the connection before it sees the 403.
         let body = "forbidden: this address is not in the allow-list (TOKIO_DOCTOR_ALLOW)\n";
-        socket.write_all(&response(403, TEXT, body, false)).await?;
+        socket.write_all(&response(403, TEXT, body)).await?;
         return socket.shutdown().await;
     }
-    // Rendering walks every site: keep it off the service's workers.
-    let out = match tokio::task::spawn_blocking(move || respond(&buf, &shared)).await {
-        Ok(out) => out,
-        // The runtime is shutting down.
-        Err(_) => return Ok(()),
-    };
-    socket.write_all(&out).await?;
+    // This thread is the endpoint's own: a render that takes a while
+    // holds up other scrapers (who then share its snapshot), never the
+    // service.
+    let (head, body) = answer(&buf, &shared, &cache);
+    socket.write_all(&head).await?;
+    socket.write_all(body.as_bytes()).await?;
     socket.shutdown().await
+}
+
+/// Reads up to the blank line that ends a request head, or [`MAX_HEAD`]
+/// bytes; 0 when the client closed first.
+async fn read_head(socket: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut len = 0;
+    while len < buf.len() {
+        let n = socket.read(&mut buf[len..]).await?;
+        if n == 0 {
+            return Ok(0);
+        }
+        len += n;
+        if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    Ok(len)
 }
 
 const TEXT: &str = "text/plain; charset=utf-8";
@@ -163,18 +258,34 @@ const TEXT: &str = "text/plain; charset=utf-8";
 /// including the blank line after its head (or the first [`MAX_HEAD`]
 /// bytes). Pure apart from reading the doctor's state: the fuzz target
 /// drives it with arbitrary bytes.
-pub(crate) fn respond(request: &[u8], shared: &Shared) -> Vec<u8> {
+pub(crate) fn respond(request: &[u8], shared: &Shared, cache: &SnapshotCache) -> Vec<u8> {
+    let (mut out, body) = answer(request, shared, cache);
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
+/// The response head, and the body to send after it (empty for `HEAD`).
+/// The body is the snapshot's own: many clients write the same bytes, none
+/// gets a copy.
+fn answer(request: &[u8], shared: &Shared, cache: &SnapshotCache) -> (Vec<u8>, Arc<str>) {
     let head = request
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .and_then(|end| std::str::from_utf8(&request[..end]).ok());
     let req = head.and_then(parse_head);
     let is_head = req.as_ref().is_some_and(|r| r.method == "HEAD");
-    let (status, content_type, body) = route(req, shared);
-    response(status, content_type, &body, is_head)
+    let (status, content_type, body) = route(req, shared, cache);
+    let head = response_head(status, content_type, body.len());
+    (head, if is_head { "".into() } else { body })
 }
 
-fn response(status: u16, content_type: &str, body: &str, is_head: bool) -> Vec<u8> {
+fn response(status: u16, content_type: &str, body: &str) -> Vec<u8> {
+    let mut out = response_head(status, content_type, body.len());
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
+fn response_head(status: u16, content_type: &str, body_len: usize) -> Vec<u8> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -191,16 +302,11 @@ fn response(status: u16, content_type: &str, body: &str, is_head: bool) -> Vec<u
     } else {
         String::new()
     };
-    let mut out = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n{csp}Connection: close\r\n\r\n",
-        body.len()
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {body_len}\r\n\
+         Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n{csp}Connection: close\r\n\r\n"
     )
-    .into_bytes();
-    if !is_head {
-        out.extend_from_slice(body.as_bytes());
-    }
-    out
+    .into_bytes()
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! Export: the metrics table, Prometheus text, the global-recorder bridge,
 //! the `/doctor` report and the HTTP endpoint that serves them.
 
-pub(crate) mod allow;
 pub(crate) mod http;
 mod page;
 pub(crate) mod push;
 pub(crate) mod report;
 pub(crate) mod samples;
+pub(crate) mod snapshot;
 mod table;
 pub(crate) mod text;
 
@@ -17,11 +17,13 @@ pub use table::{metric, MetricDef, MetricType, Source, METRICS};
 use crate::state::Shared;
 
 pub(crate) fn render_prometheus(shared: &Shared) -> String {
-    let findings = crate::detect::findings(shared);
-    text::render(&samples::collect(shared, &findings, &shared.runtime))
+    snapshot::Snapshot::take(shared).prometheus_text()
 }
 
 pub(crate) fn push_to_global_recorder(shared: &Shared) {
-    let findings = crate::detect::findings(shared);
-    push::push(&samples::collect(shared, &findings, &shared.runtime));
+    push::push(&snapshot::Snapshot::take(shared).families);
+}
+
+pub(crate) fn report(shared: &Shared) -> Report {
+    snapshot::Snapshot::take(shared).report
 }

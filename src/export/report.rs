@@ -54,8 +54,9 @@ pub struct Report {
     pub lag_history: Vec<LagPoint>,
 }
 
-pub(crate) fn build(shared: &Shared) -> Report {
-    let findings = crate::detect::findings(shared);
+/// The report of `findings`, with `stalled` polls running past the
+/// threshold now (both from one [`Snapshot`](super::snapshot::Snapshot)).
+pub(crate) fn build(shared: &Shared, findings: Vec<Finding>, stalled: usize) -> Report {
     let lag = shared.lag.snapshot();
     let max_ns = shared
         .lag_max_last_ns
@@ -72,7 +73,7 @@ pub(crate) fn build(shared: &Shared) -> Report {
             max_seconds: max_ns as f64 / 1e9,
             samples: lag.count(),
         },
-        stalled_polls: shared.running_stalls().len(),
+        stalled_polls: stalled,
         polls: shared.poll_histogram().count(),
         lag_history: crate::lock::lock(&shared.lag_history).points(),
     }

@@ -8,8 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::export::table::{metric, MetricDef, MetricType};
 use crate::finding::Finding;
 use crate::state::histogram::{Snapshot, LAG_BUCKETS, POLL_BUCKETS};
-use crate::state::runtime_samples::RuntimeRecorder;
-use crate::state::Shared;
+use crate::state::{Shared, Stall};
 
 mod held_deadline;
 
@@ -79,11 +78,8 @@ impl Family {
 }
 
 /// Collects every family the doctor exports, in table order.
-pub(crate) fn collect(
-    shared: &Shared,
-    findings: &[Finding],
-    runtime: &RuntimeRecorder,
-) -> Vec<Family> {
+pub(crate) fn collect(shared: &Shared, findings: &[Finding], stalls: &[Stall]) -> Vec<Family> {
+    let runtime = &shared.runtime;
     let secs = |ns: u64| ns as f64 / 1e9;
     let mut fams = Families(Vec::new());
     fams.family("tokio_doctor_build_info")
@@ -145,11 +141,10 @@ pub(crate) fn collect(
     fams.family("tokio_doctor_poll_duration_seconds")
         .histogram(&POLL_BUCKETS, &shared.poll_histogram());
 
-    let stalls = shared.running_stalls();
     fams.family("tokio_doctor_stalled_polls")
         .scalar(vec![], stalls.len() as f64);
     let mut by_site: BTreeMap<u32, u64> = BTreeMap::new();
-    for s in &stalls {
+    for s in stalls {
         let e = by_site.entry(s.site).or_default();
         *e = (*e).max(s.running_ns);
     }
@@ -183,6 +178,8 @@ pub(crate) fn collect(
         .scalar(vec![], shared.sites.iter().count().saturating_sub(1) as f64);
     fams.family("tokio_doctor_labels_folded_total")
         .scalar(vec![], shared.sites.folded.load(Relaxed) as f64);
+    fams.family("tokio_doctor_endpoint_snapshots_total")
+        .scalar(vec![], shared.endpoint_snapshots.load(Relaxed) as f64);
 
     #[cfg(feature = "alloc")]
     alloc_families(&mut fams, shared);

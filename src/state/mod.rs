@@ -58,6 +58,8 @@ pub(crate) struct Shared {
     pub(crate) lag_history: Mutex<lag_history::LagHistory>,
     /// Stalls the watchdog has counted, per site.
     pub(crate) stall_counts: Mutex<std::collections::BTreeMap<u32, u64>>,
+    /// Snapshots the endpoint has taken: concurrent scrapes share one.
+    pub(crate) endpoint_snapshots: AtomicU64,
     pub(crate) runtime: RuntimeRecorder,
     /// Task monitors by route (TaskMonitorLayer, monitor_job).
     pub(crate) routes: routes::Routes,
@@ -98,6 +100,7 @@ impl Shared {
             lag_max_last_ns: AtomicU64::new(0),
             lag_history: Mutex::new(Default::default()),
             stall_counts: Mutex::new(Default::default()),
+            endpoint_snapshots: AtomicU64::new(0),
             runtime: RuntimeRecorder::new(runtime_metric),
             routes: Default::default(),
             queues: Mutex::new(Default::default()),

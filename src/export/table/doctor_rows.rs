@@ -116,6 +116,14 @@ pub(super) const ROWS: &[MetricDef] = &[
          cap if this grows.",
     ),
     doctor(
+        "tokio_doctor_endpoint_snapshots_total",
+        Counter,
+        &[],
+        "Snapshots the /metrics and /doctor endpoint took (every detector run once). Scrapes \
+         within the snapshot max age (default 1s) share one, so this grows at most once per \
+         age however many scrapers there are.",
+    ),
+    doctor(
         "tokio_doctor_queue_depth",
         Gauge,
         &["queue"],
