@@ -6,7 +6,9 @@ alert goes pending or firing. Standard library plus PyYAML (python3-yaml).
 Fails when an expression does not parse, when a panel the demo exercises
 returns no data, or when the event-loop lag alert never leaves inactive.
 A panel is exercised when every metric it reads is one the demo exports and
-every finding kind it selects matches the demo's (blocking_poll).
+every finding kind it selects matches one the demo reported: both read from
+the demo itself (/metrics and /doctor.json) once data has accumulated, so
+every anti-pattern of the shop has its panels checked.
 """
 import argparse
 import glob
@@ -23,7 +25,8 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAG_ALERT = "TokioDoctorEventLoopLagHigh"
-DEMO_KINDS = {"blocking_poll"}
+# The kinds the demo reported, read from its /doctor.json after the wait.
+DEMO_KINDS = set()
 # With a 1 s scrape and a one-minute run, Grafana's $__rate_interval would be
 # 4 scrapes at least; 30 s keeps every rate defined over the whole run.
 SUBSTITUTIONS = [("$__rate_interval", "30s"), ("$job", ".*"), ("$instance", ".*")]
@@ -88,18 +91,12 @@ def exercised(expr, families):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--prometheus", required=True)
-    ap.add_argument("--metrics", required=True, help="a scrape of the demo's /metrics")
+    ap.add_argument("--demo", required=True, help="the demo's base URL (serves /metrics and /doctor.json)")
     ap.add_argument("--min-seconds", type=float, default=45)
     ap.add_argument("--max-seconds", type=float, default=150)
     ap.add_argument("--report", required=True)
     a = ap.parse_args()
     base = a.prometheus
-    # Families with at least one sample: a family rendered with HELP and
-    # TYPE but no series (no queue watched yet, say) has nothing to show.
-    samples = set(re.findall(r"^(tokio_doctor_\w+)[{ ]", open(a.metrics).read(), re.M))
-    families = samples | {re.sub(r"_(bucket|sum|count)$", "", n) for n in samples}
-    assert "tokio_doctor_event_loop_lag_seconds" in families, "the demo's metrics lack the lag"
-
     # Let data accumulate, and watch the lag alert.
     start = time.time()
     states = set()
@@ -115,6 +112,18 @@ def main():
             break
         time.sleep(2)
     print(f"{LAG_ALERT}: states seen {sorted(states)} in {time.time() - start:.0f} s")
+
+    # Families with at least one sample: a family rendered with HELP and
+    # TYPE but no series (no queue watched yet, say) has nothing to show.
+    with urllib.request.urlopen(f"{a.demo}/metrics", timeout=10) as r:
+        metrics = r.read().decode()
+    samples = set(re.findall(r"^(tokio_doctor_\w+)[{ ]", metrics, re.M))
+    families = samples | {re.sub(r"_(bucket|sum|count)$", "", n) for n in samples}
+    assert "tokio_doctor_event_loop_lag_seconds" in families, "the demo's metrics lack the lag"
+    with urllib.request.urlopen(f"{a.demo}/doctor.json", timeout=10) as r:
+        DEMO_KINDS.update(f["kind"] for f in json.load(r)["findings"])
+    print(f"the demo reported {len(DEMO_KINDS)} kinds: {', '.join(sorted(DEMO_KINDS))}")
+    assert "blocking_poll" in DEMO_KINDS, "the demo did not report its blocking login"
     now = sorted({(al["labels"]["alertname"], al["state"]) for al in alerts})
     print(f"alerts now: {now}")
 
