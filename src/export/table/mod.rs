@@ -104,9 +104,14 @@ const fn rt(
     }
 }
 
-mod doctor_rows;
-mod held_deadline_rows;
-mod runtime_rows;
+mod calls_and_holds;
+mod concurrency;
+mod connections;
+mod executor;
+mod memory;
+mod queues;
+mod routes;
+mod runtime;
 
 use MetricType::Gauge;
 
@@ -119,13 +124,29 @@ use MetricType::Gauge;
 /// ```
 pub const METRICS: &[MetricDef] = &ALL;
 
-const ALL: [MetricDef;
-    doctor_rows::ROWS.len() + held_deadline_rows::ROWS.len() + runtime_rows::ROWS.len()] =
-    concat(&[
-        doctor_rows::ROWS,
-        held_deadline_rows::ROWS,
-        runtime_rows::ROWS,
-    ]);
+/// The areas, in render order; each fills its rows in the file of the
+/// same name under `samples/`.
+const AREAS: &[&[MetricDef]] = &[
+    executor::ROWS,
+    queues::ROWS,
+    connections::ROWS,
+    concurrency::ROWS,
+    routes::ROWS,
+    memory::ROWS,
+    calls_and_holds::ROWS,
+    runtime::ROWS,
+];
+
+const ALL: [MetricDef; total(AREAS)] = concat(AREAS);
+
+const fn total(parts: &[&[MetricDef]]) -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < parts.len() {
+        n += parts[i].len();
+        i += 1;
+    }
+    n
+}
 
 /// The parts of the table, one after another, checked at compile time to
 /// fill the array exactly.

@@ -1,5 +1,4 @@
-//! The families of scenarios 11 and 12: held resources, outbound calls,
-//! deadlines and joins.
+//! Fills the rows of held resources, outbound calls, deadlines and joins.
 
 use std::sync::atomic::Ordering::Relaxed;
 

@@ -1,5 +1,5 @@
-//! Rows of scenarios 11 and 12: held resources, outbound calls, deadlines
-//! and joins.
+//! Rows of held resources, outbound calls, deadlines and joins; filled by
+//! `samples::calls_and_holds`.
 
 use super::MetricType::{Counter, Gauge, Histogram};
 use super::{doctor, MetricDef, HELD, HELD_INNER, JOIN, SITE};

@@ -1,4 +1,5 @@
-//! Rows of tokio's runtime metrics, read through tokio-metrics.
+//! Rows of tokio's runtime metrics, read through tokio-metrics; filled by
+//! `samples::runtime`.
 
 use super::MetricType::{Counter, Gauge, Histogram};
 use super::{rt, MetricDef};
