@@ -1,4 +1,4 @@
-//! Memory attribution per span (scenarios 6 and 10), behind the `alloc`
+//! Memory attribution per span, behind the `alloc`
 //! feature.
 //!
 //! [`TrackingAllocator`] wraps any [`GlobalAlloc`] (default [`System`]) and
@@ -228,7 +228,7 @@ pub(crate) struct SiteAlloc {
 /// amplification counts: copying a few kilobytes is noise, and an instance
 /// that never held a megabyte at once built no intermediate collection
 /// (streaming one record at a time allocates a lot and holds little; that
-/// is the fix of scenario 6, not the bug of scenario 10).
+/// is the fix of a materialized result, not a copying pipeline).
 pub(crate) const MIN_AMPLIFIED_BYTES: u64 = 1 << 20;
 /// Allocated ÷ retained at or above which an instance copied its data
 /// many times over: a pipeline that builds one output should allocate

@@ -60,12 +60,13 @@ pub const DEFAULT_QUEUE_WINDOW: Duration = Duration::from_secs(10);
 pub const DEFAULT_QUEUE_DEPTH_FLOOR: u64 = 100;
 
 /// Default window over which new connections are compared with requests.
-/// Thirty seconds holds the spec's 20 requests even at under one a second.
+/// Thirty seconds holds twenty requests even at under one a second, enough
+/// to tell a client per call from a shared one.
 pub const DEFAULT_CHURN_WINDOW: Duration = Duration::from_secs(30);
 
 /// Default peak of live heap bytes in one span instance that counts as
-/// materializing a result (with the `alloc` feature). The seed's export
-/// held gigabytes; 64 MiB is well above what any request should hold at
+/// materializing a result (with the `alloc` feature). An export that
+/// collects a whole table holds gigabytes; 64 MiB is well above what any request should hold at
 /// once and far below what takes a service down.
 pub const DEFAULT_MATERIALIZATION_BYTES: u64 = 64 << 20;
 
@@ -73,11 +74,11 @@ pub const DEFAULT_MATERIALIZATION_BYTES: u64 = 64 << 20;
 /// `held_across_await` finding, and a span inside a hold that takes this
 /// long is `slow_work_while_held`. 50 ms is fifty LAN database round trips:
 /// no transaction's own statements should leave it idle that long, while
-/// the scenario's external call (300 ms) is far over.
+/// an external call made inside the transaction (hundreds of ms) is far over.
 pub const DEFAULT_HELD_IDLE_THRESHOLD: Duration = Duration::from_millis(50);
 
-/// An outbound call open this long is *hung*. Scenario 12's backend hangs
-/// for 30 s; 10 s is past any interactive timeout, so a call still open
+/// An outbound call open this long is *hung*. A backend that stops
+/// answering holds a call until the OS gives up (minutes); 10 s is past any interactive timeout, so a call still open
 /// then has no working deadline.
 pub const DEFAULT_HANG_LIMIT: Duration = Duration::from_secs(10);
 
@@ -87,8 +88,8 @@ pub const DEFAULT_HANG_LIMIT: Duration = Duration::from_secs(10);
 pub const DEFAULT_DEADLINE_GRACE: Duration = Duration::from_millis(50);
 
 /// Consecutive, non-overlapping, mostly idle sibling spans of one call site
-/// under one parent that make a `serial_awaits` chain. The seed's loop has
-/// 100; 8 is where running them concurrently saves most of their time
+/// under one parent that make a `serial_awaits` chain. A loop over a list
+/// of ids makes dozens to hundreds; 8 is where running them concurrently saves most of their time
 /// (7/8) while a handful of deliberate steps (`connect`, `auth`, `query`)
 /// stays under it.
 pub const DEFAULT_SERIAL_CHAIN: u32 = 8;
@@ -100,13 +101,12 @@ pub const DEFAULT_SERIAL_MIN_AWAIT: Duration = Duration::from_millis(1);
 
 /// Concurrently open children of one call site under one parent (or live
 /// tasks of one spawn site) that make an `unbounded_fanout` finding. No
-/// downstream the seed names (a database pool of 20, an API with a rate
-/// limit) takes a thousand requests at once; a bounded pool is 10–100.
+/// usual downstream (a database pool of 20, an API with a rate limit) takes a thousand requests at once; a bounded pool is 10–100.
 pub const DEFAULT_FANOUT_THRESHOLD: u64 = 1_000;
 
 /// Sliding window over which the concurrency advice measures throughput,
 /// latency and mean in flight at each outbound call site. Five seconds
-/// holds hundreds of calls at the seed's 200 req/s, and is short enough
+/// holds a thousand calls at 200 req/s, and is short enough
 /// that a ramp of load shows several levels of concurrency.
 pub const DEFAULT_CONCURRENCY_WINDOW: Duration = Duration::from_secs(5);
 
@@ -118,13 +118,13 @@ pub const DEFAULT_CONCURRENCY_WINDOW: Duration = Duration::from_secs(5);
 pub const DEFAULT_TRIVIAL_BUSY: Duration = Duration::from_micros(50);
 
 /// Trivial completions per second from one site that make a
-/// `trivial_async` finding. The seed's hot loop makes millions; a request
-/// handler called 100 times a second is, as the seed says, not worth it.
+/// `trivial_async` finding. A hot loop that spawns per item makes millions;
+/// a handler called 100 times a second costs too little to be worth a finding.
 pub const DEFAULT_TRIVIAL_RATE: f64 = 1_000.0;
 
 /// Live tasks of one spawn site (or of the whole runtime) that make an
-/// `excess_tasks` finding: the seed's million tasks is far above it, a
-/// worker pool or a server's connections are far below.
+/// `excess_tasks` finding: a task per item of a million-row job is far
+/// above it, a worker pool is far below.
 pub const DEFAULT_EXCESS_TASKS: u64 = 10_000;
 
 /// Window over which spawn, completion and trivial rates are measured.

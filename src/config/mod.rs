@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::Error;
 
 pub(crate) mod allow;
-pub(crate) mod concurrency;
+pub(crate) mod shape;
 pub mod defaults;
 pub(crate) mod settings;
 
@@ -44,7 +44,7 @@ pub(crate) struct Config {
     /// Client addresses the endpoint answers; `None`: every client.
     pub(crate) allow: Option<crate::config::allow::AllowList>,
     /// The concurrency-shape detectors' settings.
-    pub(crate) shape: crate::config::concurrency::ShapeConfig,
+    pub(crate) shape: crate::config::shape::ShapeConfig,
 }
 
 impl Default for Config {

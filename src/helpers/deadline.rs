@@ -1,4 +1,4 @@
-//! Deadlines (scenario 12): every external await needs a deadline that
+//! Deadlines: every external await needs a deadline that
 //! cancels. A request that waits for three backends is as slow as the
 //! slowest; without a deadline one hung backend holds the request, its
 //! connection and its task for as long as it hangs.

@@ -1,4 +1,4 @@
-//! Held resources (scenario 11): a connection, lock, transaction or permit
+//! Held resources: a connection, lock, transaction or permit
 //! is a concurrency budget; holding it while the task awaits unrelated work
 //! shrinks the pool by Little's Law.
 //!

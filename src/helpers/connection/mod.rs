@@ -1,5 +1,5 @@
-//! Connection accounting (scenario 7: a client per call pays a handshake
-//! per call).
+//! Connection accounting: a client built per call pays a handshake per
+//! call.
 //!
 //! Every new outbound connection and every outbound request is counted per
 //! peer (`host:port`). With the `connections` feature, [`ConnectionLayer`]

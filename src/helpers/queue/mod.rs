@@ -1,4 +1,4 @@
-//! Watched queues (scenario 8: unbounded queues defer a crash).
+//! Watched queues: an unbounded queue without back-pressure defers a crash.
 //!
 //! [`channel`] and [`unbounded_channel`] are tokio's `mpsc` channels with
 //! counters: every send and receive is one relaxed atomic add on the

@@ -1,5 +1,5 @@
-//! Settings of the concurrency-shape detectors (scenarios 1, 2, 3, 4 and
-//! 9): their defaults, why, and the builder methods that change them.
+//! Settings of the concurrency-shape detectors (serial awaits, fan-out,
+//! concurrency advice, trivial async and excess tasks).
 
 use std::time::Duration;
 
