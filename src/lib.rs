@@ -177,3 +177,10 @@ pub fn init() -> Result<Running, Error> {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The alert runbook's Rust examples: checked like the README's, so a
+/// block marked `rust` there must compile (the before/after sketches are
+/// `rust,ignore`, since they call users' own functions).
+#[cfg(doctest)]
+#[doc = include_str!("../docs/alerts.md")]
+pub struct AlertsDoctests;

@@ -10,8 +10,10 @@ use super::{yaml_block, yaml_str};
 
 pub const PROMETHEUS_FILE: &str = "tokio-doctor.rules.yml";
 pub const GRAFANA_FILE: &str = "grafana-alerting.yml";
-/// Where every runbook link points: a section of the README per alert.
-pub const RUNBOOK_BASE: &str = "https://github.com/tokio-doctor/tokio-doctor#alert-";
+/// Where every runbook link points: a section of the alert runbook,
+/// `docs/alerts.md`, per alert.
+pub const RUNBOOK_BASE: &str =
+    "https://github.com/tokio-doctor/tokio-doctor/blob/main/docs/alerts.md#alert-";
 /// The Grafana data source UID the provisioning file queries.
 pub const GRAFANA_DATASOURCE_UID: &str = "prometheus";
 
