@@ -86,8 +86,10 @@ pub enum FindingKind {
     /// workers. Its peak is the bound.
     ///
     /// # Fix
-    /// Bound the concurrency: `stream::iter(items).buffer_unordered(n)`, a
-    /// `Semaphore`, or a fixed pool of workers. Example:
+    /// Bound the concurrency: `stream::iter(items).map(f).buffer_unordered(n)`,
+    /// or a `Semaphore` of `n` permits acquired before each call or spawn,
+    /// with `n` sized by Little's Law (downstream throughput × latency at low
+    /// load: see [`ConcurrencyAdvice`](FindingKind::ConcurrencyAdvice)). Example:
     /// `cargo run --release --example unbounded_fanout` (and `-- --fixed`).
     UnboundedFanout,
     /// `concurrency_advice`: concurrency not sized by Little's Law. Advice
@@ -156,8 +158,10 @@ pub enum FindingKind {
     /// at a low rate (a request handler called 100 times a second).
     ///
     /// # Fix
-    /// Call the work as a plain function: no `tokio::spawn`, no `async fn`,
-    /// no `.await` for code that never waits. Example:
+    /// Do work that never awaits inline, as a plain (sync) function: no
+    /// task, no `async fn`, no span per item. For many small items spawn one
+    /// task per batch (or use a fixed pool of workers), and keep async for
+    /// code that really waits on I/O. Example:
     /// `cargo run --release --example trivial_async` (and `-- --fixed`).
     TrivialAsync,
     /// `blocking_poll`: CPU-bound or blocking work on a runtime worker,
@@ -455,8 +459,11 @@ pub enum FindingKind {
     /// `tokio::time::timeout` drop the future, and its spans close on time.
     ///
     /// # Fix
-    /// Put the deadline around the call itself, and abort what you spawned
-    /// when its deadline passes. Example: `cargo run --release --example
+    /// Make the deadline cancel the work: keep the call inside
+    /// [`deadline`](crate::deadline) or `tokio::time::timeout` instead of
+    /// spawning it (or abort what you spawned when its deadline passes), and
+    /// pass the remaining budget to the client (its own timeout or an abort
+    /// signal). Example: `cargo run --release --example
     /// deadline_that_does_not_cancel` (and `-- --fixed`).
     DeadlineOverrun,
 }
