@@ -2,7 +2,8 @@
 //!
 //! Watches a live tokio service and tells its operators, in Prometheus
 //! metrics and a `/doctor` report, which async anti-patterns cost them
-//! latency, memory or stability, and where in the code they sit.
+//! latency, memory or stability, and where in the code they sit: span name
+//! and `file:line`, with the cost in seconds and the fix in one line.
 //!
 //! Add one layer in `main()`:
 //!
@@ -27,7 +28,41 @@
 //! ```
 //!
 //! or, with defaults and `TOKIO_DOCTOR_*` variables, `let _doctor =
-//! tokio_doctor::init()?;`.
+//! tokio_doctor::init()?;`. In-process, [`Doctor::findings`] returns the
+//! findings, [`Doctor::report`] the whole report and
+//! [`Doctor::render_prometheus`] the `/metrics` text.
+//!
+//! The doctor sees code inside spans (`#[tracing::instrument]`,
+//! `.instrument(span)`, `span.in_scope(..)`), at any level.
+//!
+//! ## What it finds
+//! Every [`Finding`] has a [`FindingKind`], a call site, a cost in seconds,
+//! evidence figures and a fix. **[`FindingKind`] is the reference**: each
+//! variant says what is measured and its default threshold (with the
+//! builder setter that changes it), what the finding reports, which
+//! healthy shapes it is silent on, and how to fix it, with an example
+//! program. In short:
+//! - [`BlockingPoll`](FindingKind::BlockingPoll): CPU or blocking work on a
+//!   runtime worker, including a poll stuck right now;
+//! - [`SerialAwaits`](FindingKind::SerialAwaits),
+//!   [`UnboundedFanout`](FindingKind::UnboundedFanout),
+//!   [`ConcurrencyAdvice`](FindingKind::ConcurrencyAdvice),
+//!   [`TrivialAsync`](FindingKind::TrivialAsync) and
+//!   [`ExcessTasks`](FindingKind::ExcessTasks): the shape of concurrency,
+//!   read from the span tree and the spawn sites of [`spawn`];
+//! - [`QueueGrowth`](FindingKind::QueueGrowth): a queue of [`queue`]
+//!   growing without back-pressure;
+//! - [`ConnectionChurn`](FindingKind::ConnectionChurn): a client per call
+//!   (see [`connection`]);
+//! - [`HeldAcrossAwait`](FindingKind::HeldAcrossAwait) and
+//!   [`SlowWorkWhileHeld`](FindingKind::SlowWorkWhileHeld): a connection,
+//!   lock or transaction ([`held`], [`sync`]) held while waiting;
+//! - [`MissingDeadline`](FindingKind::MissingDeadline) and
+//!   [`DeadlineOverrun`](FindingKind::DeadlineOverrun): outbound calls with
+//!   no [`deadline`], or one that does not cancel;
+//! - [`Materialization`](FindingKind::Materialization) and
+//!   [`AllocationAmplification`](FindingKind::AllocationAmplification):
+//!   memory per span, with the `alloc` feature.
 //!
 //! ## How it works
 //! - [`layer`](DoctorLayer): on every span enter/exit it reads a TSC clock
@@ -35,23 +70,24 @@
 //! - monitors: an event-loop lag probe, a sampler reading tokio's runtime
 //!   metrics through tokio-metrics, and a watchdog thread that sees polls
 //!   still running.
-//! - detectors turn that state into [`Finding`]s: kind, call site
-//!   (`span`, `file:line`), cost, and the fix: `blocking_poll` (CPU on the
-//!   executor), `queue_growth` (see [`queue`]) and `connection_churn` (see
-//!   [`connection`]); from the shape of the span tree, `serial_awaits`,
-//!   `unbounded_fanout`, the Little's Law `concurrency_advice`, and with
-//!   [`spawn`] (or `tokio_unstable` task spans) `trivial_async` and
-//!   `excess_tasks` per spawn site.
-//! - [`export`]: one table of metrics, rendered as Prometheus text at
-//!   `/metrics`, the report as an HTML page at `/doctor` and as JSON at
-//!   `/doctor.json`; the `tokio-doctor` binary prints it in a terminal.
+//! - detectors turn that state into [`Finding`]s.
+//! - [`export`]: one table of metrics ([`export::METRICS`]), rendered as
+//!   Prometheus text at `/metrics`, the report as an HTML page at `/doctor`
+//!   and as JSON at `/doctor.json`; the `tokio-doctor` binary prints it in
+//!   a terminal.
 //!
 //! ## Stable and `tokio_unstable`
-//! Everything works on stable tokio from user spans (`#[instrument]`,
-//! `.instrument(span)`, `span.in_scope`). Built with
+//! Everything works on stable tokio from user spans. Built with
 //! `RUSTFLAGS="--cfg tokio_unstable"` and tokio's `tracing` feature, tokio's
 //! own task spans (`runtime.spawn`, with the spawn location) also time tasks
-//! that carry no user span, and the extra runtime metrics are exported.
+//! that carry no user span, every `tokio::spawn` counts as a spawn site,
+//! and the extra runtime metrics are exported.
+//!
+//! ## More
+//! The [README](https://github.com/tokio-doctor/tokio-doctor#readme) is the
+//! guide; the metric reference, the alert runbook, configuration, overhead
+//! and reliability figures are in its
+//! [`docs/`](https://github.com/tokio-doctor/tokio-doctor/tree/main/docs).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -128,3 +164,10 @@ pub fn init() -> Result<Running, Error> {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The alert runbook's Rust examples: checked like the README's, so a
+/// block marked `rust` there must compile (the before/after sketches are
+/// `rust,ignore`, since they call users' own functions).
+#[cfg(doctest)]
+#[doc = include_str!("../docs/alerts.md")]
+pub struct AlertsDoctests;

@@ -1,6 +1,8 @@
 //! The two alert files ship the same alerts, and every alert's runbook link
-//! points at a README section (`### Alert: NAME`) that says how to fix it in
-//! Rust, so the page an operator opens from the pager exists.
+//! points at a section of the alert runbook, `docs/alerts.md`
+//! (`### Alert: NAME`), that says how to fix it in Rust, so the page an
+//! operator opens from the pager exists. (The file name predates the
+//! runbook's move out of the README.)
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -26,7 +28,7 @@ fn anchor(heading: &str) -> String {
 }
 
 #[test]
-fn both_alert_files_have_the_same_alerts_and_each_runbook_is_a_readme_section_with_a_fix() {
+fn both_alert_files_have_the_same_alerts_and_each_runbook_is_a_runbook_section_with_a_fix() {
     let prometheus = read("dashboards/tokio-doctor.rules.yml");
     let grafana = read("dashboards/grafana-alerting.yml");
     let names = values(&prometheus, "alert:");
@@ -44,8 +46,8 @@ fn both_alert_files_have_the_same_alerts_and_each_runbook_is_a_readme_section_wi
         assert_eq!(values(&grafana, what).len(), names.len(), "{what}");
     }
 
-    let readme = read("README.md");
-    let sections: Vec<(String, String)> = readme
+    let runbook = read("docs/alerts.md");
+    let sections: Vec<(String, String)> = runbook
         .split("\n### ")
         .skip(1)
         .map(|s| {
@@ -57,20 +59,22 @@ fn both_alert_files_have_the_same_alerts_and_each_runbook_is_a_readme_section_wi
     for (name, url) in names.iter().zip(&runbooks) {
         let (base, fragment) = url.split_once('#').unwrap();
         assert_eq!(
-            base, "https://github.com/tokio-doctor/tokio-doctor",
+            base, "https://github.com/tokio-doctor/tokio-doctor/blob/main/docs/alerts.md",
             "{url}"
         );
         assert_eq!(fragment, format!("alert-{}", name.to_lowercase()));
         let (_, body) = sections
             .iter()
             .find(|(a, _)| a == fragment)
-            .unwrap_or_else(|| panic!("README has no `### Alert: {name}` section for {url}"));
+            .unwrap_or_else(|| {
+                panic!("docs/alerts.md has no `### Alert: {name}` section for {url}")
+            });
         assert!(
             body.contains("```rust") || body.contains("](#alert-"),
             "the {name} section shows the fix in Rust (or links the section that does)"
         );
         assert!(
-            readme.contains(&format!("[{name}](#{fragment})")),
+            runbook.contains(&format!("[{name}](#{fragment})")),
             "the alerts table lists {name}"
         );
     }

@@ -1,76 +1,37 @@
-//! The README's metric and environment references are generated from the
-//! code's tables; this test fails when they drift. Run with
-//! `UPDATE_README=1 cargo test --test readme_reference_matches_the_code`
-//! to rewrite the generated blocks.
-
-use tokio_doctor::export::{Source, METRICS};
-
-fn metrics_block() -> String {
-    let mut out = String::from("| metric | type | labels | meaning |\n|---|---|---|---|\n");
-    for m in METRICS {
-        let labels = if m.labels.is_empty() {
-            "-".to_string()
-        } else {
-            m.labels.join(", ")
-        };
-        let needs = match m.source {
-            Source::RuntimeUnstable => " *(tokio_unstable)*",
-            Source::Alloc => " *(alloc feature)*",
-            _ => "",
-        };
-        out.push_str(&format!(
-            "| `{}` | {} | {} | {}{} |\n",
-            m.name,
-            m.kind.as_str(),
-            labels,
-            m.help.replace('|', "\\|"),
-            needs
-        ));
-    }
-    out
-}
-
-fn env_block() -> String {
-    let mut out = String::from("| variable | accepts | default |\n|---|---|---|\n");
-    for (var, form, default) in tokio_doctor::ENV_VARS {
-        out.push_str(&format!("| `{var}` | {form} | `{default}` |\n"));
-    }
-    out
-}
-
-fn check(readme: &mut String, name: &str, expected: &str) -> bool {
-    let begin = format!("<!-- {name}:begin -->\n");
-    let end = format!("<!-- {name}:end -->");
-    let (Some(b), Some(e)) = (readme.find(&begin), readme.find(&end)) else {
-        panic!("README.md lacks the {begin:?} ... {end:?} markers");
-    };
-    let current = &readme[b + begin.len()..e];
-    if current == expected {
-        return true;
-    }
-    let replaced = format!("{}{}{}", &readme[..b + begin.len()], expected, &readme[e..]);
-    *readme = replaced;
-    false
-}
+//! The metric reference (`docs/metrics.md`) and the environment table
+//! (`docs/configuration.md`) are generated from the code's tables; this
+//! test fails when they drift. Run `cargo run -p xtask -- metrics-doc` to
+//! rewrite the generated blocks (`UPDATE_README=1` on this test does the
+//! same).
+//!
+//! The generator is included by path, so the test build needs no xtask.
+#[path = "../xtask/src/reference.rs"]
+mod reference;
 
 #[test]
-fn the_readme_lists_every_metric_and_variable_exactly() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
-    let mut readme = std::fs::read_to_string(path).unwrap();
-    let ok_metrics = check(&mut readme, "metrics", &metrics_block());
-    let ok_env = check(&mut readme, "env", &env_block());
-    if std::env::var_os("UPDATE_README").is_some() {
-        std::fs::write(path, &readme).unwrap();
-        return;
+fn the_docs_list_every_metric_and_variable_exactly() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let update = std::env::var_os("UPDATE_README").is_some();
+    let mut stale = Vec::new();
+    for block in reference::blocks() {
+        let full = format!("{root}/{}", block.path);
+        let text = std::fs::read_to_string(&full).unwrap();
+        let replaced = reference::replace_block(&text, block.name, &block.expected)
+            .unwrap_or_else(|e| panic!("{} {e}", block.path));
+        let Some(new) = replaced else { continue };
+        if update {
+            std::fs::write(&full, new).unwrap();
+        } else {
+            stale.push(format!(
+                "{} ({} block); expected:\n{}",
+                block.path, block.name, block.expected
+            ));
+        }
     }
     assert!(
-        ok_metrics,
-        "README metric reference is stale; expected:\n{}",
-        metrics_block()
-    );
-    assert!(
-        ok_env,
-        "README environment table is stale; expected:\n{}",
-        env_block()
+        stale.is_empty(),
+        "generated reference out of date; run `{}` to rewrite it:\n{}",
+        reference::REGENERATE,
+        stale.join("\n")
     );
 }

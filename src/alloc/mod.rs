@@ -35,7 +35,7 @@ use std::sync::Arc;
 /// `#[global_allocator] static A: TrackingAllocator = TrackingAllocator::system();`.
 ///
 /// Its cost is one thread-local read per allocation outside spans, plus
-/// three relaxed atomic updates inside one; see the README's overhead table.
+/// three relaxed atomic updates inside one; see docs/overhead.md.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TrackingAllocator<A = System> {
     inner: A,

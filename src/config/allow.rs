@@ -7,7 +7,7 @@ use std::net::IpAddr;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AllowList(Vec<(IpAddr, u8)>);
 
-/// The accepted form, for error messages and the README.
+/// The accepted form, for error messages and docs/configuration.md.
 pub(crate) const FORM: &str =
     "comma-separated addresses or CIDR ranges such as 127.0.0.1,10.0.0.0/8,::1, or `any`";
 

@@ -6,9 +6,9 @@ use std::time::Duration;
 use crate::Error;
 
 pub(crate) mod allow;
-pub(crate) mod shape;
 pub mod defaults;
 pub(crate) mod settings;
+pub(crate) mod shape;
 
 use defaults::*;
 

@@ -2,7 +2,7 @@
 //!
 //! Names, types, labels and help texts live here and nowhere else: the
 //! renderer refuses (in debug builds) to write a family that is not in
-//! [`METRICS`], and a test checks that the README reference lists exactly
+//! [`METRICS`], and a test checks that docs/metrics.md (made by `cargo run -p xtask -- metrics-doc`) lists exactly
 //! these names. All names start `tokio_doctor_`, use base units (seconds,
 //! bytes) and counters end in `_total`.
 
