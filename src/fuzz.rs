@@ -38,7 +38,7 @@ pub fn env_config(vars: &[(&str, &str)]) -> Result<(), Error> {
 /// assert!(tokio_doctor::fuzz::parse_duration("10ms").is_some());
 /// ```
 pub fn parse_duration(s: &str) -> Option<Duration> {
-    crate::config::parse_duration(s)
+    crate::util::parse_duration(s)
 }
 
 /// Parses `list` as `TOKIO_DOCTOR_ALLOW` does and says whether it admits

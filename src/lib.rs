@@ -105,9 +105,9 @@ mod finding;
 pub mod fuzz;
 mod helpers;
 mod layer;
-mod lock;
 mod monitor;
 mod state;
+mod util;
 
 pub use config::defaults;
 pub use config::defaults::*;

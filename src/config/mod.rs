@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::util::parse_duration;
 use crate::Error;
 
 pub(crate) mod allow;
@@ -190,28 +191,6 @@ pub(crate) fn parse_bool(s: &str) -> Option<bool> {
         "false" | "0" | "no" | "off" => Some(false),
         _ => None,
     }
-}
-
-/// Parses `10ms`, `250us`, `1.5s`, `2m`, `100ns`. A bare number is refused:
-/// a threshold without a unit is a bug waiting to happen.
-pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (num, unit) = s.split_at(split);
-    let num: f64 = num.parse().ok()?;
-    let scale = match unit.trim() {
-        "ns" => 1e-9,
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" | "min" => 60.0,
-        _ => return None,
-    };
-    let secs = num * scale;
-    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
-        return None;
-    }
-    Some(Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]

@@ -22,8 +22,8 @@
 use super::shape_sampler::Advice;
 use super::Detector;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
-use crate::lock::lock;
 use crate::state::Shared;
+use crate::util::lock;
 
 pub(crate) const FIX: &str = "cap the calls in flight at the recommended limit (a \
     tokio::sync::Semaphore, or buffer_unordered(n)): past the knee more concurrency only \

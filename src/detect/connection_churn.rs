@@ -14,9 +14,9 @@ use std::sync::Arc;
 use super::Detector;
 use crate::connection::registry::{self, PeerStats};
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
-use crate::lock::lock;
 use crate::state::series::Series;
 use crate::state::Shared;
+use crate::util::lock;
 
 /// New connections per request at or above which a peer churns: a healthy
 /// pool reuses each connection for many requests; 0.5 means at most two.

@@ -16,8 +16,8 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::Detector;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
-use crate::lock::lock;
 use crate::state::Shared;
+use crate::util::lock;
 
 pub(crate) const FIX: &str = "process items in batches on a fixed pool of workers (a JoinSet \
     of n tasks, or a Semaphore of n permits acquired before each spawn) instead of a task per \

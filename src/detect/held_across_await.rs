@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use super::Detector;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
-use crate::lock::lock;
 use crate::state::Shared;
+use crate::util::lock;
 
 /// Least number of idle holds before a resource is judged: one slow hold
 /// can be an outlier; three is a habit.

@@ -17,10 +17,10 @@ use std::sync::Arc;
 
 use super::Detector;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
-use crate::lock::lock;
 use crate::queue::registry::{self, QueueStats};
 use crate::state::series::{fit, Series};
 use crate::state::Shared;
+use crate::util::lock;
 
 /// Least slope, in items per second, that counts as growth.
 pub(crate) const MIN_GROWTH_PER_SECOND: f64 = 1.0;

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
-use crate::lock::lock;
 use crate::state::series::Series;
 use crate::state::Shared;
+use crate::util::lock;
 
 /// Buckets of mean in flight L: `[0, 1)`, then `[2^(i-1), 2^i)`.
 const BUCKETS: usize = 24;

@@ -20,8 +20,8 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::Detector;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
-use crate::lock::lock;
 use crate::state::Shared;
+use crate::util::lock;
 
 /// Estimated runtime cost of spawning, scheduling and completing a task
 /// beyond its own work (tokio, release build, one core of a 2-core VM).

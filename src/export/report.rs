@@ -75,6 +75,6 @@ pub(crate) fn build(shared: &Shared, findings: Vec<Finding>, stalled: usize) -> 
         },
         stalled_polls: stalled,
         polls: shared.poll_histogram().count(),
-        lag_history: crate::lock::lock(&shared.lag_history).points(),
+        lag_history: crate::util::lock(&shared.lag_history).points(),
     }
 }

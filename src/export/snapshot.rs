@@ -76,7 +76,7 @@ impl SnapshotCache {
     /// one render instead of each doing their own.
     pub(crate) fn body(&self, shared: &Shared, body: Body) -> Arc<str> {
         let served = {
-            let mut latest = crate::lock::lock(&self.latest);
+            let mut latest = crate::util::lock(&self.latest);
             match latest.as_ref() {
                 Some(s) if s.taken.elapsed() <= self.max_age => s.clone(),
                 _ => {

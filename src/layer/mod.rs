@@ -81,7 +81,7 @@ impl DoctorLayer {
     /// of their spawn location, which they carry in fields.
     fn site_of_task_span(&self, attrs: &Attributes<'_>) -> Option<u32> {
         let meta = attrs.metadata();
-        if meta.name() != "runtime.spawn" || !meta.target().starts_with("tokio::task") {
+        if !crate::state::sites::is_task_span(meta) {
             return None;
         }
         let mut loc = task_span::Location::default();

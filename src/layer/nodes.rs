@@ -13,10 +13,10 @@ use tracing_subscriber::registry::LookupSpan;
 use super::span_node::{Closed, FieldFacts, FixedBuf, SpanNode};
 use super::thread_state::with_state;
 use super::DoctorLayer;
-use crate::lock::lock;
 use crate::state::held::Hold;
 use crate::state::sites::{CallsiteClass, SiteMeta, Sites};
 use crate::state::Shared;
+use crate::util::lock;
 
 /// Target and name of the span [`held`](crate::held) opens.
 pub(crate) const HELD_TARGET: &str = "tokio_doctor::held";
@@ -32,18 +32,12 @@ pub(crate) fn site_of_held_span(shared: &Shared, attrs: &Attributes<'_>) -> Opti
     attrs.record(&mut f);
     let resource = f.resource.as_ref()?.as_str();
     let file = f.file.as_ref().map_or("unknown", |b| b.as_str());
-    let key = Sites::location_key(file, f.line, fnv(resource));
+    let key = Sites::location_key(file, f.line, crate::util::fnv1a(resource.bytes()));
     Some(shared.sites.intern(key, || SiteMeta {
         span: resource.to_string(),
         target: HELD_TARGET.to_string(),
         location: format!("{file}:{}", f.line),
     }))
-}
-
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// The held helper's fields, copied into fixed buffers: no allocation.

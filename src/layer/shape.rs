@@ -14,6 +14,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use tracing_core::Metadata;
 
 use crate::layer::span_node::{Closed, SpanNode};
+use crate::state::sites::is_task_span;
 use crate::state::Shared;
 
 /// Child call sites tracked per parent. A parent with more distinct child
@@ -188,11 +189,6 @@ fn is_pool_worker(shared: &Shared, site: u32) -> bool {
         || s.tasks
             .get()
             .is_some_and(|t| t.span_peak.load(Relaxed) >= 2 || t.peak.load(Relaxed) >= 2)
-}
-
-/// Whether the span is one of tokio's task spans (`tokio_unstable`).
-fn is_task_span(meta: &Metadata<'_>) -> bool {
-    meta.name() == "runtime.spawn" && meta.target().starts_with("tokio::task")
 }
 
 /// A span of `site` was created: counts tokio's task spans per spawn site.

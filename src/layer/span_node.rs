@@ -73,24 +73,15 @@ impl Visit for FieldFacts {
 }
 
 /// A `"250ms"`, `"2s"`, `"1.5s"`, `"250"` (milliseconds) or Debug-printed
-/// `Duration` value, in nanoseconds.
+/// `Duration` value, in nanoseconds: a bare number is milliseconds (the
+/// `timeout_ms` convention), anything else goes to the one duration parser.
 pub(crate) fn parse_timeout(s: &str, _ms_default: bool) -> Option<u64> {
     let s = s.trim();
     if let Ok(ms) = s.parse::<f64>() {
         return (ms.is_finite() && ms >= 0.0).then(|| (ms * 1e6).min(u64::MAX as f64) as u64);
     }
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let scale = match unit.trim() {
-        "ns" => 1.0,
-        "us" | "µs" => 1e3,
-        "ms" => 1e6,
-        "s" => 1e9,
-        "m" | "min" => 60e9,
-        _ => return None,
-    };
-    (n.is_finite() && n >= 0.0).then(|| (n * scale).min(u64::MAX as f64) as u64)
+    let d = crate::util::parse_duration(s)?;
+    Some(d.as_nanos().min(u64::MAX as u128) as u64)
 }
 
 /// A small stack buffer for field values: reading a value never allocates.

@@ -29,7 +29,7 @@ pub(crate) async fn run(shared: Arc<Shared>, handle: tokio::runtime::Handle) {
         crate::detect::shape_sampler::sample(&shared, &handle);
         let lag_max_ns = shared.lag_max_ns.swap(0, Relaxed);
         shared.lag_max_last_ns.store(lag_max_ns, Relaxed);
-        crate::lock::lock(&shared.lag_history).record(
+        crate::util::lock(&shared.lag_history).record(
             shared.created.elapsed().as_secs_f64(),
             shared.lag.snapshot(),
             lag_max_ns,

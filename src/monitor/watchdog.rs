@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use crate::lock::lock;
 use crate::state::Shared;
+use crate::util::lock;
 
 /// Least time between two log lines about stalls at the same call site.
 const LOG_EVERY: Duration = Duration::from_secs(60);

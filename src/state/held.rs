@@ -13,7 +13,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
-use crate::lock::lock;
+use crate::util::lock;
 
 /// One hold: the resource's site, when it was acquired and whether a poll
 /// was running then (without one, suspension cannot be told).

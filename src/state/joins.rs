@@ -5,7 +5,7 @@
 
 use std::sync::Mutex;
 
-use crate::lock::lock;
+use crate::util::lock;
 
 /// Under the parent's lock: its outbound children so far.
 #[derive(Debug, Default)]

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
-use crate::lock::lock;
+use crate::util::lock;
 
 pub(crate) mod held;
 pub(crate) mod histogram;

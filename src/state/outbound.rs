@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
-use crate::lock::lock;
+use crate::util::lock;
 
 /// Upper bounds (seconds) of the outbound latency buckets: from a LAN round
 /// trip to the 30 s hangs of scenario 12, so a p99 past any sane timeout is

@@ -14,7 +14,7 @@ use metrics::{
 };
 
 use super::histogram::POLL_BUCKETS;
-use crate::lock::lock;
+use crate::util::lock;
 
 /// Which exported metric a tokio-metrics field feeds: its index in the
 /// caller's table and the factor to base units. Supplied by export, which

@@ -210,17 +210,20 @@ impl Sites {
         // FNV-1a: stable, no allocation, good enough to spread a few
         // thousand code locations; the high bit keeps it apart from
         // metadata addresses.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in file
-            .bytes()
-            .chain(line.to_le_bytes())
-            .chain(col.to_le_bytes())
-        {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
+        let h = crate::util::fnv1a(
+            file.bytes()
+                .chain(line.to_le_bytes())
+                .chain(col.to_le_bytes()),
+        );
         h | (1 << 63)
     }
+}
+
+/// Whether `meta` is one of tokio's task spans (`runtime.spawn`, made with
+/// `--cfg tokio_unstable` and tokio's `tracing` feature): the one test of
+/// it, for the layer and the shape trackers alike.
+pub(crate) fn is_task_span(meta: &Metadata<'_>) -> bool {
+    meta.name() == "runtime.spawn" && meta.target().starts_with("tokio::task")
 }
 
 /// What a callsite's static metadata says about its spans, worked out once

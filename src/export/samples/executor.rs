@@ -92,7 +92,7 @@ pub(super) fn collect(
     fams.family("tokio_doctor_preempted_polls_total")
         .scalar(vec![], shared.preempted_polls() as f64);
     let f = fams.family("tokio_doctor_stalls_total");
-    for (site, n) in crate::lock::lock(&shared.stall_counts).iter() {
+    for (site, n) in crate::util::lock(&shared.stall_counts).iter() {
         if let Some(meta) = shared.sites.get(*site).meta.get() {
             f.scalar(vec![meta.span.clone(), meta.location.clone()], *n as f64);
         }

@@ -4,7 +4,7 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
-use crate::lock::lock;
+use crate::util::lock;
 
 /// Most distinct queue names tracked; later names share `other`. Queue
 /// names are given in code, so this only guards against names built at
