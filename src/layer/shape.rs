@@ -216,11 +216,16 @@ pub(crate) fn span_closed(shared: &Shared, closed: &Closed, meta: &Metadata<'_>)
         stats.tasks().span_closed.fetch_add(1, Relaxed);
     }
     stats.closed.fetch_add(1, Relaxed);
-    // An instrumented future (tokio's task spans are one) that completed
-    // in its first poll was entered twice: the poll, and the drop that
-    // `Instrumented` enters the span for. A span entered once is sync code
-    // (`in_scope`, `#[instrument]` on a sync fn): not async at all.
-    if closed.enters == 2 && closed.busy_ns <= shared.config.shape.trivial_busy.as_nanos() as u64 {
+    // A task span (tokio's task spans are instrumented futures) that
+    // completed in its first poll was entered twice: the poll, and the
+    // drop that `Instrumented` enters the span for. Only tasks count: an
+    // inline `#[instrument]`ed future awaited in place costs next to
+    // nothing when it happens not to wait (a buffered write with room),
+    // and making it sync would be wrong advice for code that does I/O.
+    if is_task_span(meta)
+        && closed.enters == 2
+        && closed.busy_ns <= shared.config.shape.trivial_busy.as_nanos() as u64
+    {
         stats.trivial.fetch_add(1, Relaxed);
         stats.trivial_busy_ns.fetch_add(closed.busy_ns, Relaxed);
         stats
