@@ -27,6 +27,20 @@ const AT_CEILING: f64 = 0.85;
 const PAST_KNEE: f64 = 1.5;
 /// Spawns per completion over the task window that read as a runaway.
 pub(crate) const RUNAWAY_RATIO: f64 = 10.0;
+/// Growth of the runtime's live tasks between two samples, per second,
+/// that reads as a list handed out at once when no spawn site is known
+/// (plain `tokio::spawn` without `tokio_unstable`): a loop spawns hundreds
+/// of thousands a second, an accept loop one per connection a client
+/// opened, far fewer.
+pub(crate) const RUNTIME_BURST_PER_SECOND: f64 = 50_000.0;
+
+/// Tasks a spawn site must spawn in one run (see
+/// [`Burst`](crate::state::shape_stats::Burst)) for its live tasks to count as
+/// excess: a run no accept loop makes (or a tenth of the threshold, when
+/// that is lower). A server's task per connection never gets there.
+pub(crate) fn excess_burst(threshold: u64) -> u64 {
+    (threshold / 10).clamp(2, crate::state::shape_stats::LIST_BURST)
+}
 
 /// What the sampler keeps for the shape detectors, per doctor.
 #[derive(Debug, Default)]
@@ -34,8 +48,19 @@ pub(crate) struct ShapeState {
     /// Tasks alive in the runtime at the last sample, and the most seen.
     pub(crate) runtime_live: AtomicU64,
     pub(crate) runtime_peak: AtomicU64,
+    /// The fastest growth of the runtime's live tasks between two samples
+    /// (tasks per second, as f64 bits), and the last sample (seconds, live).
+    pub(crate) runtime_growth_bits: AtomicU64,
+    pub(crate) runtime_last: Mutex<Option<(f64, u64)>>,
     pub(crate) advice: Mutex<BTreeMap<u32, AdviceTrack>>,
     pub(crate) tasks: Mutex<BTreeMap<u32, TaskTrack>>,
+}
+
+impl ShapeState {
+    /// The fastest growth of the runtime's live tasks seen, per second.
+    pub(crate) fn runtime_growth(&self) -> f64 {
+        f64::from_bits(self.runtime_growth_bits.load(Relaxed))
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -250,6 +275,14 @@ pub(crate) fn sample(shared: &Shared, handle: &tokio::runtime::Handle) {
     let live = handle.metrics().num_alive_tasks() as u64;
     st.runtime_live.store(live, Relaxed);
     st.runtime_peak.fetch_max(live, Relaxed);
+    if let Some((t0, live0)) = lock(&st.runtime_last).replace((t, live)) {
+        if t > t0 && live > live0 {
+            let growth = (live - live0) as f64 / (t - t0);
+            if growth > st.runtime_growth() {
+                st.runtime_growth_bits.store(growth.to_bits(), Relaxed);
+            }
+        }
+    }
 
     let window = cfg.shape.concurrency_window.as_secs_f64();
     let points = (window / interval).ceil() as usize + 2;
@@ -311,12 +344,17 @@ pub(crate) fn sample(shared: &Shared, handle: &tokio::runtime::Handle) {
             }
         }
         let live = s.tasks.get().map_or(0, |t| t.live());
-        if live > 0 && live >= track.peak_live {
+        // `>`, not `>=`: the rates that piled the tasks up are those of
+        // the sample that first reached the peak, not of later samples
+        // that found the same tasks still alive (spawning 0/s).
+        if live > 0 && live > track.peak_live {
             track.peak_live = live;
             track.at_peak = r;
         }
+        let burst = s.tasks.get().map_or(0, |t| t.burst_peak());
         if r.spawned >= RUNAWAY_RATIO * r.finished.max(1.0)
             && live >= (cfg.shape.excess_tasks / 10).max(1)
+            && burst >= excess_burst(cfg.shape.excess_tasks)
         {
             track.runaway_hits += 1;
             if r.spawned > track.runaway_best.spawned {

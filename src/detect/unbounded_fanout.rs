@@ -1,11 +1,15 @@
-//! Scenario 2: unbounded fan-out (`join_all` or a spawn per item over the
+//! Unbounded fan-out (`join_all` or a spawn per item over the
 //! whole list).
 //!
 //! **Signal.** One parent span with at least 1,000 (configurable) children
 //! of one call site open at once, or one spawn site (`tokio_doctor::spawn`,
 //! or tokio's task spans with `tokio_unstable`) with that many tasks alive.
-//! The peak is recorded the moment it is reached, so the finding shows
-//! while the fan-out still runs.
+//! They must have arrived as a list handed out at once: 512 or more opened
+//! (or spawned) back to back, no gap over 200 µs (or the whole threshold,
+//! when it is lower), which a loop over items does and an accept loop,
+//! taking connections as clients open them, does not (see
+//! `state::shape_stats::BURST_GAP_NS`). The peak is recorded the moment it is
+//! reached, so the finding shows while the fan-out still runs.
 //!
 //! **Quantity.** The peak of concurrent children (or live tasks), and the
 //! bound to use: the concurrency advice's recommended limit when the
@@ -13,6 +17,9 @@
 //!
 //! **Silent on** a bounded pool over the same items (a semaphore,
 //! `buffer_unordered(16)`, a fixed set of workers): its peak is the bound.
+//! Silent on a server with a task (or a span) per connection from one
+//! accept loop, however many connections it holds: they arrive one accept
+//! at a time, not as a list.
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -26,6 +33,14 @@ pub(crate) const FIX: &str = "bound the fan-out: stream::iter(items).map(f).buff
     by Little's Law (downstream throughput x latency at low load; see tokio_doctor_concurrency_recommended)";
 
 pub(crate) struct UnboundedFanout;
+
+/// Children (or tasks) that must arrive in one run
+/// (see [`Burst`](crate::state::shape_stats::Burst)) for a peak to
+/// read as a list handed out at once: a run no accept loop makes, or the
+/// whole peak when the threshold is lower.
+pub(crate) fn burst_needed(threshold: u64) -> u64 {
+    threshold.clamp(2, crate::state::shape_stats::LIST_BURST)
+}
 
 fn describe(f: &Finding, parent: Option<&SiteMeta>) -> String {
     let ev = |n| f.evidence(n);
@@ -73,18 +88,31 @@ impl Detector for UnboundedFanout {
         let mut out = Vec::new();
         for (idx, site, meta) in shared.sites.iter() {
             let s = &site.shape;
+            // Many at once is not enough: a server holds a task (or a
+            // span) per connection, thousands of them, and that is
+            // tokio's design. A fan-out hands a whole list out at once,
+            // so its children arrive in a burst no accept loop makes.
+            let burst = burst_needed(threshold);
             let children = s.fanout_peak.load(Relaxed);
-            let tasks = s.tasks.get().map(|t| (t.peak(), t.live()));
-            let (peak, live, count) = if children >= threshold {
-                (children, None, s.fanout_parents.load(Relaxed).max(1))
-            } else if let Some((peak, live)) = tasks.filter(|t| t.0 >= threshold) {
-                (peak, Some(live), 1)
+            let children_burst = s.fanout_burst.load(Relaxed);
+            let tasks = s.tasks.get().map(|t| (t.peak(), t.live(), t.burst_peak()));
+            let (peak, live, count, arrived) = if children >= threshold && children_burst >= burst {
+                (
+                    children,
+                    None,
+                    s.fanout_parents.load(Relaxed).max(1),
+                    children_burst,
+                )
+            } else if let Some((peak, live, b)) = tasks.filter(|t| t.0 >= threshold && t.2 >= burst)
+            {
+                (peak, Some(live), 1, b)
             } else {
                 continue;
             };
             let mut evidence = vec![
                 Evidence::new("peak_concurrent", peak as f64, "count"),
                 Evidence::new("threshold_concurrent", threshold as f64, "count"),
+                Evidence::new("peak_burst", arrived as f64, "count"),
             ];
             if let Some(live) = live {
                 evidence.push(Evidence::new("live_tasks_now", live as f64, "count"));

@@ -76,6 +76,7 @@ fn track(loc: &'static Location<'static>) -> Option<Track> {
         t.peak.fetch_max(live, Relaxed);
     }
     let spawned_at = shared.clock.raw();
+    t.burst.arrived(&shared, spawned_at);
     Some(Track {
         shared,
         site,

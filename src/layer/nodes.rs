@@ -154,7 +154,7 @@ pub(super) fn open<S>(
             }
         }
     }
-    super::shape::span_opened(shared, site, meta);
+    super::shape::span_opened(shared, site, meta, now);
     let outbound = facts.otel_client.unwrap_or(class.outbound);
     if outbound {
         shared

@@ -14,6 +14,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use tracing_core::Metadata;
 
 use crate::layer::span_node::{Closed, SpanNode};
+use crate::state::shape_stats::BURST_GAP_NS;
 use crate::state::sites::is_task_span;
 use crate::state::Shared;
 
@@ -39,6 +40,10 @@ struct Run {
     /// Close time (ticks) and duration of the chain's last child.
     last_closed: u64,
     last_ns: u64,
+    /// Children opened in the current run (see [`Burst`]), and when the
+    /// last one opened.
+    burst_last: u64,
+    burst: u32,
 }
 
 impl Default for Run {
@@ -53,6 +58,8 @@ impl Default for Run {
             max_ns: 0,
             last_closed: 0,
             last_ns: 0,
+            burst_last: 0,
+            burst: 0,
         }
     }
 }
@@ -117,6 +124,17 @@ impl ChildShape {
             }
         }
         r.open += 1;
+        if r.burst == 0 || shared.clock.delta_as_nanos(r.burst_last, now) > BURST_GAP_NS {
+            r.burst = 0;
+        }
+        r.burst_last = now;
+        r.burst += 1;
+        if r.burst >= 2 {
+            let stats = &shared.sites.get(site).shape;
+            if stats.fanout_burst.load(Relaxed) < r.burst as u64 {
+                stats.fanout_burst.fetch_max(r.burst as u64, Relaxed);
+            }
+        }
         if r.open > r.peak {
             r.peak = r.open;
             if r.peak >= 2 {
@@ -192,9 +210,10 @@ fn is_pool_worker(shared: &Shared, site: u32) -> bool {
 }
 
 /// A span of `site` was created: counts tokio's task spans per spawn site.
-pub(crate) fn span_opened(shared: &Shared, site: u32, meta: &Metadata<'_>) {
+pub(crate) fn span_opened(shared: &Shared, site: u32, meta: &Metadata<'_>, now: u64) {
     if is_task_span(meta) {
         let t = shared.sites.get(site).shape.tasks();
+        t.span_burst.arrived(shared, now);
         let live =
             (t.span_opened.fetch_add(1, Relaxed) + 1).saturating_sub(t.span_closed.load(Relaxed));
         if t.span_peak.load(Relaxed) < live {
@@ -211,11 +230,16 @@ pub(crate) fn span_closed(shared: &Shared, closed: &Closed, meta: &Metadata<'_>)
         stats.tasks().span_closed.fetch_add(1, Relaxed);
     }
     stats.closed.fetch_add(1, Relaxed);
-    // An instrumented future (tokio's task spans are one) that completed
-    // in its first poll was entered twice: the poll, and the drop that
-    // `Instrumented` enters the span for. A span entered once is sync code
-    // (`in_scope`, `#[instrument]` on a sync fn): not async at all.
-    if closed.enters == 2 && closed.busy_ns <= shared.config.shape.trivial_busy.as_nanos() as u64 {
+    // A task span (tokio's task spans are instrumented futures) that
+    // completed in its first poll was entered twice: the poll, and the
+    // drop that `Instrumented` enters the span for. Only tasks count: an
+    // inline `#[instrument]`ed future awaited in place costs next to
+    // nothing when it happens not to wait (a buffered write with room),
+    // and making it sync would be wrong advice for code that does I/O.
+    if is_task_span(meta)
+        && closed.enters == 2
+        && closed.busy_ns <= shared.config.shape.trivial_busy.as_nanos() as u64
+    {
         stats.trivial.fetch_add(1, Relaxed);
         stats.trivial_busy_ns.fetch_add(closed.busy_ns, Relaxed);
         stats

@@ -150,3 +150,197 @@ pub fn line_of(source: &str, marker: &str) -> u32 {
     );
     lines[0] as u32
 }
+
+/// Starts an expectation that the doctor reports a finding of `kind`:
+/// `support::expect(kind).at("MARK: x").within(d).on(&doctor)` returns the
+/// finding, or panics with every finding the doctor had. What each test
+/// used to hand-roll (poll until seen or a limit passes, then pick the
+/// finding at one site), written once.
+pub fn expect(kind: FindingKind) -> Expect {
+    Expect {
+        kind,
+        location: None,
+        span: None,
+        limit: Duration::ZERO,
+    }
+}
+
+/// Starts an expectation that the doctor reports no finding of `kind`
+/// (optionally at one site) for a while: `support::expect_none(kind)
+/// .during(d).on(&doctor)`. A silent test checks the whole time the shape
+/// runs, not only once at the end.
+pub fn expect_none(kind: FindingKind) -> ExpectNone {
+    ExpectNone(expect(kind))
+}
+
+/// A finding the test expects (or expects never to see); see [`expect`].
+#[derive(Debug, Clone)]
+pub struct Expect {
+    kind: FindingKind,
+    location: Option<String>,
+    span: Option<String>,
+    limit: Duration,
+}
+
+impl Expect {
+    /// At the line of the calling test file that ends in `// {marker}`
+    /// (see [`line_of`]). The file is the caller's, read from the crate's
+    /// directory, so the test names its marker and nothing else.
+    #[track_caller]
+    pub fn at(mut self, marker: &str) -> Expect {
+        let file = std::panic::Location::caller().file();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let source = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        self.location = Some(format!("{file}:{}", line_of(&source, marker)));
+        self
+    }
+
+    /// At this exact location (`file:line`, or `runtime`).
+    pub fn location(mut self, location: impl Into<String>) -> Expect {
+        self.location = Some(location.into());
+        self
+    }
+
+    /// Of spans with this name.
+    pub fn span(mut self, name: impl Into<String>) -> Expect {
+        self.span = Some(name.into());
+        self
+    }
+
+    /// Waits up to `limit` for the finding to appear (default: look once).
+    pub fn within(mut self, limit: Duration) -> Expect {
+        self.limit = limit;
+        self
+    }
+
+    fn matches(&self, f: &Finding) -> bool {
+        f.kind == self.kind
+            && self.location.as_ref().is_none_or(|l| &f.location == l)
+            && self.span.as_ref().is_none_or(|s| &f.span == s)
+    }
+
+    fn find(&self, doctor: &Doctor) -> Result<Finding, Vec<Finding>> {
+        let all = doctor.findings();
+        match all.iter().find(|f| self.matches(f)) {
+            Some(f) => Ok(f.clone()),
+            None => Err(all),
+        }
+    }
+
+    /// The finding, polling from this (blocking) thread: for use after
+    /// `block_on`, or from a thread that is not a worker.
+    #[track_caller]
+    pub fn on(&self, doctor: &Doctor) -> Finding {
+        let start = Instant::now();
+        loop {
+            match self.find(doctor) {
+                Ok(f) => return f,
+                Err(all) if start.elapsed() >= self.limit => self.missing(&all),
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+
+    /// [`Expect::on`] from async code on the runtime: waits with a timer,
+    /// so the code under test keeps running.
+    #[track_caller]
+    pub fn on_async(&self, doctor: &Doctor) -> impl Future<Output = Finding> + '_ {
+        let caller = std::panic::Location::caller();
+        let doctor = doctor.clone();
+        async move {
+            let start = Instant::now();
+            loop {
+                match self.find(&doctor) {
+                    Ok(f) => return f,
+                    Err(all) if start.elapsed() >= self.limit => {
+                        panic!("at {caller}: {}", self.describe_missing(&all))
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+            }
+        }
+    }
+
+    fn describe_missing(&self, all: &[Finding]) -> String {
+        format!(
+            "no {:?} finding{}{} within {:?}; the doctor had: {all:#?}",
+            self.kind,
+            self.location
+                .as_ref()
+                .map_or(String::new(), |l| format!(" at {l}")),
+            self.span
+                .as_ref()
+                .map_or(String::new(), |s| format!(" of span `{s}`")),
+            self.limit,
+        )
+    }
+
+    #[track_caller]
+    fn missing(&self, all: &[Finding]) -> ! {
+        panic!("{}", self.describe_missing(all))
+    }
+}
+
+/// A finding the test expects never to see; see [`expect_none`].
+#[derive(Debug, Clone)]
+pub struct ExpectNone(Expect);
+
+impl ExpectNone {
+    /// Only at the line of the calling test file ending in `// {marker}`.
+    #[track_caller]
+    pub fn at(self, marker: &str) -> ExpectNone {
+        ExpectNone(self.0.at(marker))
+    }
+
+    /// Only at this exact location.
+    pub fn location(self, location: impl Into<String>) -> ExpectNone {
+        ExpectNone(self.0.location(location))
+    }
+
+    /// Only of spans with this name.
+    pub fn span(self, name: impl Into<String>) -> ExpectNone {
+        ExpectNone(self.0.span(name))
+    }
+
+    /// Keeps watching for `d` (default: look once).
+    pub fn during(self, d: Duration) -> ExpectNone {
+        ExpectNone(self.0.within(d))
+    }
+
+    /// No such finding now nor, polling from this (blocking) thread, for
+    /// the `during` time.
+    #[track_caller]
+    pub fn on(&self, doctor: &Doctor) {
+        let start = Instant::now();
+        loop {
+            if let Ok(f) = self.0.find(doctor) {
+                panic!("{:?} was not expected: {f:#?}", self.0.kind);
+            }
+            if start.elapsed() >= self.0.limit {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// [`ExpectNone::on`] from async code on the runtime, waiting with a
+    /// timer so the code under test keeps running.
+    #[track_caller]
+    pub fn on_async(&self, doctor: &Doctor) -> impl Future<Output = ()> + '_ {
+        let caller = std::panic::Location::caller();
+        let doctor = doctor.clone();
+        async move {
+            let start = Instant::now();
+            loop {
+                if let Ok(f) = self.0.find(&doctor) {
+                    panic!("at {caller}: {:?} was not expected: {f:#?}", self.0.kind);
+                }
+                if start.elapsed() >= self.0.limit {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
