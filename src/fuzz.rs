@@ -70,7 +70,10 @@ impl Endpoint {
         // A fresh snapshot per request, so every input runs the detectors.
         Endpoint(
             Shared::for_doctor(Config::default()),
-            crate::export::snapshot::SnapshotCache::new(std::time::Duration::ZERO),
+            crate::export::snapshot::SnapshotCache::new(
+                std::time::Duration::ZERO,
+                Default::default(),
+            ),
         )
     }
 

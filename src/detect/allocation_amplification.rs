@@ -12,6 +12,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Detector;
+use super::Windows;
 use crate::alloc::AMPLIFICATION_RATIO;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
 use crate::state::Shared;
@@ -27,7 +28,7 @@ impl Detector for AllocationAmplification {
         FindingKind::AllocationAmplification
     }
 
-    fn check(&self, shared: &Shared) -> Vec<Finding> {
+    fn check(&self, shared: &Shared, _windows: &Windows) -> Vec<Finding> {
         shared
             .sites
             .iter()

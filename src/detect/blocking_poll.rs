@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Detector;
+use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
 use crate::state::Shared;
 
@@ -42,7 +43,7 @@ impl Detector for BlockingPoll {
         FindingKind::BlockingPoll
     }
 
-    fn check(&self, shared: &Shared) -> Vec<Finding> {
+    fn check(&self, shared: &Shared, _windows: &Windows) -> Vec<Finding> {
         let mut by_site: BTreeMap<u32, Acc> = BTreeMap::new();
         for (idx, site, _) in shared.sites.iter() {
             let polls = site.blocking.polls.load(Relaxed);

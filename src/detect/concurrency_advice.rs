@@ -21,6 +21,7 @@
 
 use super::shape_sampler::Advice;
 use super::Detector;
+use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
 use crate::state::Shared;
 use crate::util::lock;
@@ -31,11 +32,10 @@ pub(crate) const FIX: &str = "cap the calls in flight at the recommended limit (
 
 pub(crate) struct ConcurrencyAdvice;
 
-/// The latest advice of every outbound call site.
 /// The latest advice of every outbound call site, and its mean in flight
 /// over the last window (or, before a window is complete, in flight now).
-pub(crate) fn advice_by_site(shared: &Shared) -> Vec<(u32, Option<Advice>, f64)> {
-    lock(&shared.shape.advice)
+pub(crate) fn advice_by_site(windows: &Windows) -> Vec<(u32, Option<Advice>, f64)> {
+    lock(&windows.shape.advice)
         .iter()
         .map(|(site, t)| {
             let l = t.last.map_or(t.in_flight_now as f64, |w| w.l);
@@ -45,8 +45,8 @@ pub(crate) fn advice_by_site(shared: &Shared) -> Vec<(u32, Option<Advice>, f64)>
 }
 
 /// The recommended limit of one call site, once its ceiling is measured.
-pub(crate) fn recommended(shared: &Shared, site: u32) -> Option<u64> {
-    lock(&shared.shape.advice)
+pub(crate) fn recommended(windows: &Windows, site: u32) -> Option<u64> {
+    lock(&windows.shape.advice)
         .get(&site)
         .and_then(|t| t.advice)
         .filter(|a| a.saturated)
@@ -58,8 +58,8 @@ impl Detector for ConcurrencyAdvice {
         FindingKind::ConcurrencyAdvice
     }
 
-    fn check(&self, shared: &Shared) -> Vec<Finding> {
-        let tracks = lock(&shared.shape.advice);
+    fn check(&self, shared: &Shared, windows: &Windows) -> Vec<Finding> {
+        let tracks = lock(&windows.shape.advice);
         let interval = shared.config.sample_interval.as_secs_f64();
         tracks
             .iter()

@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use super::Detector;
+use super::Windows;
 use crate::connection::registry::{self, PeerStats};
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
 use crate::state::series::Series;
@@ -53,17 +54,17 @@ impl Churn {
 }
 
 /// Sampler side.
-pub(crate) fn sample(shared: &Shared) {
+pub(crate) fn sample(shared: &Shared, windows: &Windows) {
     let t = shared.created.elapsed().as_secs_f64();
     let cfg = &shared.config;
     let window = cfg.churn_window.as_secs_f64();
     let points = (window / cfg.sample_interval.as_secs_f64()).ceil() as usize + 2;
-    let mut tracks = lock(&shared.peers);
+    let mut tracks = lock(&windows.peers);
     // A peer that appears after this doctor's first sample was registered
     // since the previous one, at zero: its counts all fall in the last
     // interval, so its series starts from zero there, not from its first
     // sample (which would drop the requests made before it).
-    let seen_before = shared.peers_sampled.swap(true, Relaxed);
+    let seen_before = windows.peers_sampled.swap(true, Relaxed);
     for p in registry::all() {
         let track = tracks.entry(p.peer.clone()).or_insert_with(|| {
             let mut series = Series::new(points);
@@ -111,8 +112,8 @@ impl Detector for ConnectionChurn {
         FindingKind::ConnectionChurn
     }
 
-    fn check(&self, shared: &Shared) -> Vec<Finding> {
-        let tracks = lock(&shared.peers);
+    fn check(&self, _shared: &Shared, windows: &Windows) -> Vec<Finding> {
+        let tracks = lock(&windows.peers);
         tracks
             .values()
             .filter(|t| t.churn_checks > 0)

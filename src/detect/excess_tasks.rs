@@ -26,6 +26,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::shape_sampler::{excess_burst, RUNTIME_BURST_PER_SECOND};
 use super::Detector;
+use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
 use crate::state::Shared;
 use crate::util::lock;
@@ -41,9 +42,9 @@ impl Detector for ExcessTasks {
         FindingKind::ExcessTasks
     }
 
-    fn check(&self, shared: &Shared) -> Vec<Finding> {
+    fn check(&self, shared: &Shared, windows: &Windows) -> Vec<Finding> {
         let threshold = shared.config.shape.excess_tasks;
-        let tracks = lock(&shared.shape.tasks);
+        let tracks = lock(&windows.shape.tasks);
         let mut out = Vec::new();
         for (idx, site, meta) in shared.sites.iter() {
             let Some(t) = site.shape.tasks.get() else {
@@ -91,10 +92,10 @@ impl Detector for ExcessTasks {
             };
             out.push(self.with_sentence(f));
         }
-        let runtime_peak = shared.shape.runtime_peak.load(Relaxed);
-        let growth = shared.shape.runtime_growth();
+        let runtime_peak = windows.shape.runtime_peak.load(Relaxed);
+        let growth = windows.shape.runtime_growth();
         if out.is_empty() && runtime_peak >= threshold && growth >= RUNTIME_BURST_PER_SECOND {
-            let live = shared.shape.runtime_live.load(Relaxed);
+            let live = windows.shape.runtime_live.load(Relaxed);
             let f = Finding {
                 kind: FindingKind::ExcessTasks,
                 severity: Severity::Warning,

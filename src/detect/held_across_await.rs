@@ -18,6 +18,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use super::Detector;
+use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
 use crate::state::Shared;
 use crate::util::lock;
@@ -53,14 +54,14 @@ impl IdleWindow {
 }
 
 /// Sampler side: notes each resource's idle total.
-pub(crate) fn sample(shared: &Shared) {
+pub(crate) fn sample(shared: &Shared, windows: &Windows) {
     let now = shared.created.elapsed().as_secs_f64();
-    let mut windows = lock(&shared.held_windows);
+    let mut idle = lock(&windows.held);
     for (idx, site, _) in shared.sites.iter() {
         let Some(held) = site.held.get() else {
             continue;
         };
-        let w = windows.entry(idx).or_default();
+        let w = idle.entry(idx).or_default();
         w.samples.push_back((now, held.idle_ns.load(Relaxed)));
         while w
             .samples
@@ -73,8 +74,8 @@ pub(crate) fn sample(shared: &Shared) {
 }
 
 /// Slots lost by each resource site, as last sampled.
-pub(crate) fn slots_lost(shared: &Shared) -> BTreeMap<u32, f64> {
-    lock(&shared.held_windows)
+pub(crate) fn slots_lost(windows: &Windows) -> BTreeMap<u32, f64> {
+    lock(&windows.held)
         .iter()
         .map(|(&idx, w)| (idx, w.slots_lost()))
         .collect()
@@ -87,9 +88,9 @@ impl Detector for HeldAcrossAwait {
         FindingKind::HeldAcrossAwait
     }
 
-    fn check(&self, shared: &Shared) -> Vec<Finding> {
+    fn check(&self, shared: &Shared, windows: &Windows) -> Vec<Finding> {
         let threshold = shared.config.held_idle_threshold.as_secs_f64();
-        let slots = slots_lost(shared);
+        let slots = slots_lost(windows);
         let secs = |ns: u64| ns as f64 / 1e9;
         let mut out = Vec::new();
         for (idx, site, meta) in shared.sites.iter() {

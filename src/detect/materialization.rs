@@ -9,6 +9,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Detector;
+use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
 use crate::state::Shared;
 
@@ -24,7 +25,7 @@ impl Detector for Materialization {
         FindingKind::Materialization
     }
 
-    fn check(&self, shared: &Shared) -> Vec<Finding> {
+    fn check(&self, shared: &Shared, _windows: &Windows) -> Vec<Finding> {
         let threshold = shared.config.materialization_bytes;
         shared
             .sites

@@ -16,6 +16,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Detector;
+use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
 use crate::state::outbound::quantile;
 use crate::state::outbound::sites_with_calls;
@@ -33,7 +34,7 @@ impl Detector for MissingDeadline {
         FindingKind::MissingDeadline
     }
 
-    fn check(&self, shared: &Shared) -> Vec<Finding> {
+    fn check(&self, shared: &Shared, _windows: &Windows) -> Vec<Finding> {
         let secs = |ns: u64| ns as f64 / 1e9;
         let mut out = Vec::new();
         for (meta, o, open) in sites_with_calls(shared) {

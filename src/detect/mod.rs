@@ -22,6 +22,9 @@ pub(crate) mod shape_sampler;
 pub(crate) mod slow_work_while_held;
 pub(crate) mod trivial_async;
 pub(crate) mod unbounded_fanout;
+mod windows;
+
+pub(crate) use windows::Windows;
 
 use crate::finding::{Finding, FindingKind};
 use crate::state::Shared;
@@ -31,7 +34,7 @@ pub(crate) trait Detector: Send + Sync {
     /// The finding kind this detector reports.
     fn kind(&self) -> FindingKind;
     /// Looks at the current state and returns one finding per call site.
-    fn check(&self, shared: &Shared) -> Vec<Finding>;
+    fn check(&self, shared: &Shared, windows: &Windows) -> Vec<Finding>;
     /// One full sentence describing a single finding.
     fn sentence(&self, finding: &Finding) -> String;
     /// Whether `finding` is one of this detector's (two detectors may share
@@ -84,15 +87,36 @@ fn alloc_detectors() -> Vec<Box<dyn Detector>> {
     Vec::new()
 }
 
-/// Runs every detector; findings sorted by cost, highest first.
-pub(crate) fn findings(shared: &Shared) -> Vec<Finding> {
-    let mut out: Vec<Finding> = all().iter().flat_map(|d| d.check(shared)).collect();
-    out.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(b.cost_seconds.total_cmp(&a.cost_seconds))
-    });
-    out
+/// The detectors of one doctor and the windows they keep, built once;
+/// the sampler feeds the windows, a snapshot runs the detectors.
+#[derive(Debug, Default)]
+pub(crate) struct Detectors {
+    pub(crate) windows: Windows,
+}
+
+impl Detectors {
+    /// One sampler tick: every detector with a window takes its sample.
+    pub(crate) fn sample(&self, shared: &Shared, handle: &tokio::runtime::Handle) {
+        let w = &self.windows;
+        queue_growth::sample(shared, w);
+        connection_churn::sample(shared, w);
+        held_across_await::sample(shared, w);
+        shape_sampler::sample(shared, w, handle);
+    }
+
+    /// Runs every detector; findings sorted by cost, highest first.
+    pub(crate) fn findings(&self, shared: &Shared) -> Vec<Finding> {
+        let mut out: Vec<Finding> = all()
+            .iter()
+            .flat_map(|d| d.check(shared, &self.windows))
+            .collect();
+        out.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(b.cost_seconds.total_cmp(&a.cost_seconds))
+        });
+        out
+    }
 }
 
 /// One summary line per kind that has findings.

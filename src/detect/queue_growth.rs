@@ -16,6 +16,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use super::Detector;
+use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
 use crate::queue::registry::{self, QueueStats};
 use crate::state::series::{fit, Series};
@@ -61,12 +62,12 @@ impl Growth {
 }
 
 /// Sampler side: reads every queue and updates the doctor's tracks.
-pub(crate) fn sample(shared: &Shared) {
+pub(crate) fn sample(shared: &Shared, windows: &Windows) {
     let t = shared.created.elapsed().as_secs_f64();
     let cfg = &shared.config;
     let window = cfg.queue_window.as_secs_f64();
     let points = (window / cfg.sample_interval.as_secs_f64()).ceil() as usize + 2;
-    let mut tracks = lock(&shared.queues);
+    let mut tracks = lock(&windows.queues);
     for q in registry::all() {
         let track = tracks.entry(q.name).or_insert_with(|| QueueTrack {
             stats: q.clone(),
@@ -122,9 +123,9 @@ impl Detector for QueueGrowth {
         FindingKind::QueueGrowth
     }
 
-    fn check(&self, shared: &Shared) -> Vec<Finding> {
+    fn check(&self, shared: &Shared, windows: &Windows) -> Vec<Finding> {
         let cfg = &shared.config;
-        let tracks = lock(&shared.queues);
+        let tracks = lock(&windows.queues);
         tracks
             .values()
             .filter(|t| t.growing_checks > 0)
@@ -221,8 +222,8 @@ impl Detector for QueueGrowth {
 }
 
 /// For the exporter: (name, growth per second) of every tracked queue.
-pub(crate) fn growth_by_queue(shared: &Shared) -> Vec<(&'static str, f64)> {
-    lock(&shared.queues)
+pub(crate) fn growth_by_queue(windows: &Windows) -> Vec<(&'static str, f64)> {
+    lock(&windows.queues)
         .iter()
         .map(|(n, t)| (*n, t.growth.map_or(0.0, |g| g.per_second)))
         .collect()

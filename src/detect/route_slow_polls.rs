@@ -8,6 +8,7 @@
 
 use super::blocking_poll::FIX;
 use super::Detector;
+use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
 use crate::state::Shared;
 
@@ -25,7 +26,7 @@ impl Detector for RouteSlowPolls {
         FindingKind::BlockingPoll
     }
 
-    fn check(&self, shared: &Shared) -> Vec<Finding> {
+    fn check(&self, shared: &Shared, _windows: &Windows) -> Vec<Finding> {
         let threshold = shared.config.blocking_poll_threshold.as_secs_f64();
         shared
             .routes

@@ -19,6 +19,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Detector;
+use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
 use crate::state::sites::SiteMeta;
 use crate::state::Shared;
@@ -55,7 +56,7 @@ impl Detector for SerialAwaits {
         FindingKind::SerialAwaits
     }
 
-    fn check(&self, shared: &Shared) -> Vec<Finding> {
+    fn check(&self, shared: &Shared, _windows: &Windows) -> Vec<Finding> {
         shared
             .sites
             .iter()

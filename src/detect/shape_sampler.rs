@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
+use super::Windows;
 use crate::state::series::Series;
 use crate::state::Shared;
 use crate::util::lock;
@@ -267,11 +268,11 @@ impl TaskTrack {
 }
 
 /// Once per sample interval.
-pub(crate) fn sample(shared: &Shared, handle: &tokio::runtime::Handle) {
+pub(crate) fn sample(shared: &Shared, windows: &Windows, handle: &tokio::runtime::Handle) {
     let cfg = &shared.config;
     let t = shared.created.elapsed().as_secs_f64();
     let interval = cfg.sample_interval.as_secs_f64();
-    let st = &shared.shape;
+    let st = &windows.shape;
     let live = handle.metrics().num_alive_tasks() as u64;
     st.runtime_live.store(live, Relaxed);
     st.runtime_peak.fetch_max(live, Relaxed);

@@ -14,6 +14,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Detector;
+use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
 use crate::state::Shared;
 
@@ -28,7 +29,7 @@ impl Detector for SlowWorkWhileHeld {
         FindingKind::SlowWorkWhileHeld
     }
 
-    fn check(&self, shared: &Shared) -> Vec<Finding> {
+    fn check(&self, shared: &Shared, _windows: &Windows) -> Vec<Finding> {
         let threshold = shared.config.held_idle_threshold.as_secs_f64();
         let secs = |ns: u64| ns as f64 / 1e9;
         let mut out = Vec::new();

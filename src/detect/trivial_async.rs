@@ -26,6 +26,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Detector;
+use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
 use crate::state::Shared;
 use crate::util::lock;
@@ -46,8 +47,8 @@ impl Detector for TrivialAsync {
         FindingKind::TrivialAsync
     }
 
-    fn check(&self, shared: &Shared) -> Vec<Finding> {
-        let tracks = lock(&shared.shape.tasks);
+    fn check(&self, shared: &Shared, windows: &Windows) -> Vec<Finding> {
+        let tracks = lock(&windows.shape.tasks);
         let cfg = &shared.config.shape;
         tracks
             .iter()

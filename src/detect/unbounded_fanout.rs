@@ -24,6 +24,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Detector;
+use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
 use crate::state::sites::SiteMeta;
 use crate::state::Shared;
@@ -83,7 +84,7 @@ impl Detector for UnboundedFanout {
         FindingKind::UnboundedFanout
     }
 
-    fn check(&self, shared: &Shared) -> Vec<Finding> {
+    fn check(&self, shared: &Shared, windows: &Windows) -> Vec<Finding> {
         let threshold = shared.config.shape.fanout_threshold;
         let mut out = Vec::new();
         for (idx, site, meta) in shared.sites.iter() {
@@ -117,7 +118,7 @@ impl Detector for UnboundedFanout {
             if let Some(live) = live {
                 evidence.push(Evidence::new("live_tasks_now", live as f64, "count"));
             }
-            if let Some(b) = super::concurrency_advice::recommended(shared, idx) {
+            if let Some(b) = super::concurrency_advice::recommended(windows, idx) {
                 evidence.push(Evidence::new("suggested_bound", b as f64, "count"));
             }
             let mut f = Finding {

@@ -247,6 +247,7 @@ impl DoctorBuilder {
         self.config.validate()?;
         Ok(Doctor {
             shared: Shared::for_doctor(self.config),
+            detectors: Default::default(),
         })
     }
 }

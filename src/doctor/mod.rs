@@ -32,6 +32,8 @@ use crate::Error;
 #[derive(Debug, Clone)]
 pub struct Doctor {
     pub(crate) shared: Arc<Shared>,
+    /// The detectors and their windows, built once; the sampler feeds them.
+    pub(crate) detectors: Arc<crate::detect::Detectors>,
 }
 
 impl Doctor {
@@ -91,8 +93,12 @@ impl Doctor {
             match bind(addr) {
                 Ok(listener) => {
                     local_addr = listener.local_addr().ok();
-                    let spawned = crate::export::http::spawn(listener, shared.clone())
-                        .map_err(|source| Error::Bind { addr, source });
+                    let spawned = crate::export::http::spawn(
+                        listener,
+                        shared.clone(),
+                        self.detectors.clone(),
+                    )
+                    .map_err(|source| Error::Bind { addr, source });
                     match spawned {
                         Ok(e) => endpoint = Some(e),
                         Err(e) if shared.config.require_endpoint => return Err(e),
@@ -104,7 +110,11 @@ impl Doctor {
             }
         }
         tasks.push(handle.spawn(crate::monitor::lag::run(shared.clone())));
-        tasks.push(handle.spawn(crate::monitor::sampler::run(shared.clone(), handle.clone())));
+        tasks.push(handle.spawn(crate::monitor::sampler::run(
+            shared.clone(),
+            self.detectors.clone(),
+            handle.clone(),
+        )));
         let stop = Arc::new(AtomicBool::new(false));
         if let Err(e) = crate::monitor::watchdog::spawn(shared, stop.clone()) {
             // Without the watchdog, stalls are still seen at each scrape.
@@ -130,12 +140,12 @@ impl Doctor {
     /// # Ok::<(), tokio_doctor::Error>(())
     /// ```
     pub fn render_prometheus(&self) -> String {
-        crate::export::render_prometheus(&self.shared)
+        crate::export::render_prometheus(&self.shared, &self.detectors)
     }
 
     /// The current findings, most severe and costly first.
     pub fn findings(&self) -> Vec<Finding> {
-        crate::detect::findings(&self.shared)
+        self.detectors.findings(&self.shared)
     }
 
     /// Wraps a named background task (a queue consumer, a scheduler) in a
@@ -173,7 +183,7 @@ impl Doctor {
 
     /// The report `/doctor` serves.
     pub fn report(&self) -> Report {
-        crate::export::report(&self.shared)
+        crate::export::report(&self.shared, &self.detectors)
     }
 }
 

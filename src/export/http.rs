@@ -59,6 +59,7 @@ impl Drop for Endpoint {
 pub(crate) fn spawn(
     listener: std::net::TcpListener,
     shared: Arc<Shared>,
+    detectors: Arc<crate::detect::Detectors>,
 ) -> std::io::Result<Endpoint> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
@@ -79,7 +80,7 @@ pub(crate) fn spawn(
                     return;
                 };
                 tokio::select! {
-                    _ = serve(listener, shared) => {}
+                    _ = serve(listener, shared, detectors) => {}
                     _ = stopped => {}
                 }
             });
@@ -103,9 +104,16 @@ fn lowest_cpu_priority() {
     }
 }
 
-async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    detectors: Arc<crate::detect::Detectors>,
+) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let cache = Arc::new(SnapshotCache::new(shared.config.snapshot_max_age));
+    let cache = Arc::new(SnapshotCache::new(
+        shared.config.snapshot_max_age,
+        detectors,
+    ));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;

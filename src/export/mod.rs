@@ -14,16 +14,17 @@ pub use report::{LagPoint, LagSummary, Report};
 pub(crate) use table::runtime_metric;
 pub use table::{metric, MetricDef, MetricType, Source, METRICS};
 
+use crate::detect::Detectors;
 use crate::state::Shared;
 
-pub(crate) fn render_prometheus(shared: &Shared) -> String {
-    snapshot::Snapshot::take(shared).prometheus_text()
+pub(crate) fn render_prometheus(shared: &Shared, detectors: &Detectors) -> String {
+    snapshot::Snapshot::take(shared, detectors).prometheus_text()
 }
 
-pub(crate) fn push_to_global_recorder(shared: &Shared) {
-    push::push(&snapshot::Snapshot::take(shared).families);
+pub(crate) fn push_to_global_recorder(shared: &Shared, detectors: &Detectors) {
+    push::push(&snapshot::Snapshot::take(shared, detectors).families);
 }
 
-pub(crate) fn report(shared: &Shared) -> Report {
-    snapshot::Snapshot::take(shared).report
+pub(crate) fn report(shared: &Shared, detectors: &Detectors) -> Report {
+    snapshot::Snapshot::take(shared, detectors).report
 }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::report::Report;
 use super::samples::Family;
+use crate::detect::Detectors;
 use crate::state::Shared;
 
 /// What the doctor concluded at one instant, ready to render.
@@ -26,10 +27,10 @@ pub(crate) struct Snapshot {
 
 impl Snapshot {
     /// Runs every detector once and reads every metric family.
-    pub(crate) fn take(shared: &Shared) -> Snapshot {
-        let findings = crate::detect::findings(shared);
+    pub(crate) fn take(shared: &Shared, detectors: &Detectors) -> Snapshot {
+        let findings = detectors.findings(shared);
         let stalls = shared.running_stalls();
-        let families = super::samples::collect(shared, &findings, &stalls);
+        let families = super::samples::collect(shared, &detectors.windows, &findings, &stalls);
         let report = super::report::build(shared, findings, stalls.len());
         Snapshot { report, families }
     }
@@ -60,13 +61,15 @@ struct Served {
 #[derive(Debug)]
 pub(crate) struct SnapshotCache {
     max_age: Duration,
+    detectors: Arc<Detectors>,
     latest: Mutex<Option<Arc<Served>>>,
 }
 
 impl SnapshotCache {
-    pub(crate) fn new(max_age: Duration) -> SnapshotCache {
+    pub(crate) fn new(max_age: Duration, detectors: Arc<Detectors>) -> SnapshotCache {
         SnapshotCache {
             max_age,
+            detectors,
             latest: Mutex::new(None),
         }
     }
@@ -83,7 +86,7 @@ impl SnapshotCache {
                     shared.endpoint_snapshots.fetch_add(1, Relaxed);
                     let s = Arc::new(Served {
                         taken: Instant::now(),
-                        snapshot: Snapshot::take(shared),
+                        snapshot: Snapshot::take(shared, &self.detectors),
                         bodies: Default::default(),
                     });
                     *latest = Some(s.clone());

@@ -8,9 +8,14 @@ use std::sync::Arc;
 
 use tokio_metrics::{RuntimeMetricsReporterBuilder, RuntimeMonitor};
 
+use crate::detect::Detectors;
 use crate::state::Shared;
 
-pub(crate) async fn run(shared: Arc<Shared>, handle: tokio::runtime::Handle) {
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    detectors: Arc<Detectors>,
+    handle: tokio::runtime::Handle,
+) {
     let interval = shared.config.sample_interval;
     let mut reporter = metrics::with_local_recorder(&shared.runtime, || {
         RuntimeMetricsReporterBuilder::default()
@@ -23,10 +28,7 @@ pub(crate) async fn run(shared: Arc<Shared>, handle: tokio::runtime::Handle) {
         ticker.tick().await;
         reporter.run_once();
         shared.retire_exited_threads();
-        crate::detect::queue_growth::sample(&shared);
-        crate::detect::connection_churn::sample(&shared);
-        crate::detect::held_across_await::sample(&shared);
-        crate::detect::shape_sampler::sample(&shared, &handle);
+        detectors.sample(&shared, &handle);
         let lag_max_ns = shared.lag_max_ns.swap(0, Relaxed);
         shared.lag_max_last_ns.store(lag_max_ns, Relaxed);
         crate::util::lock(&shared.lag_history).record(
@@ -35,7 +37,7 @@ pub(crate) async fn run(shared: Arc<Shared>, handle: tokio::runtime::Handle) {
             lag_max_ns,
         );
         if shared.config.use_global_recorder {
-            crate::export::push_to_global_recorder(&shared);
+            crate::export::push_to_global_recorder(&shared, &detectors);
         }
     }
 }

@@ -63,21 +63,8 @@ pub(crate) struct Shared {
     pub(crate) runtime: RuntimeRecorder,
     /// Task monitors by route (TaskMonitorLayer, monitor_job).
     pub(crate) routes: routes::Routes,
-    /// What the sampler keeps about each queue and peer (see the detectors).
-    pub(crate) queues:
-        Mutex<std::collections::BTreeMap<&'static str, crate::detect::queue_growth::QueueTrack>>,
-    pub(crate) peers:
-        Mutex<std::collections::BTreeMap<String, crate::detect::connection_churn::PeerTrack>>,
-    /// Whether the churn sampler has run once (peers it meets later are new).
-    pub(crate) peers_sampled: AtomicBool,
-    /// Idle holding per resource over the last window, for the slots-lost
-    /// gauge (see `detect::held_across_await`).
-    pub(crate) held_windows:
-        Mutex<std::collections::BTreeMap<u32, crate::detect::held_across_await::IdleWindow>>,
     pub(crate) created: std::time::Instant,
     pub(crate) started: AtomicBool,
-    /// What the sampler keeps for the concurrency-shape detectors.
-    pub(crate) shape: crate::detect::shape_sampler::ShapeState,
 }
 
 impl Shared {
@@ -103,13 +90,8 @@ impl Shared {
             endpoint_snapshots: AtomicU64::new(0),
             runtime: RuntimeRecorder::new(runtime_metric),
             routes: Default::default(),
-            queues: Mutex::new(Default::default()),
-            peers: Mutex::new(Default::default()),
-            peers_sampled: AtomicBool::new(false),
-            held_windows: Mutex::new(Default::default()),
             created: std::time::Instant::now(),
             started: AtomicBool::new(false),
-            shape: Default::default(),
         }
     }
 

@@ -8,7 +8,7 @@ use crate::state::histogram::Snapshot;
 use crate::state::outbound::LATENCY_BUCKETS;
 use crate::state::Shared;
 
-pub(super) fn collect(fams: &mut Families, shared: &Shared) {
+pub(super) fn collect(fams: &mut Families, shared: &Shared, windows: &crate::detect::Windows) {
     let secs = |ns: u64| ns as f64 / 1e9;
     let name_of = |idx: u32| {
         shared
@@ -19,7 +19,7 @@ pub(super) fn collect(fams: &mut Families, shared: &Shared) {
             .map(|m| (m.span.clone(), m.location.clone()))
             .unwrap_or_else(|| ("other".into(), "other".into()))
     };
-    let slots = crate::detect::held_across_await::slots_lost(shared);
+    let slots = crate::detect::held_across_await::slots_lost(windows);
     let held: Vec<_> = shared
         .sites
         .iter()

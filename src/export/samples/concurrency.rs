@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::Families;
 use crate::state::Shared;
 
-pub(super) fn collect(fams: &mut Families, shared: &Shared) {
+pub(super) fn collect(fams: &mut Families, shared: &Shared, windows: &crate::detect::Windows) {
     let site_labels = |site: u32| {
         shared
             .sites
@@ -14,7 +14,7 @@ pub(super) fn collect(fams: &mut Families, shared: &Shared) {
             .get()
             .map(|m| vec![m.span.clone(), m.location.clone()])
     };
-    let advice = crate::detect::concurrency_advice::advice_by_site(shared);
+    let advice = crate::detect::concurrency_advice::advice_by_site(windows);
     let f = fams.family("tokio_doctor_concurrency_recommended");
     for (site, a, _) in &advice {
         if let (Some(labels), Some(a)) = (site_labels(*site), a) {

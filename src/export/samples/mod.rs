@@ -2,6 +2,7 @@
 //! or to push into a metrics-rs recorder. Runs at scrape time, off the hot
 //! path.
 
+use crate::detect::Windows;
 use crate::export::table::{metric, MetricDef};
 use crate::finding::Finding;
 use crate::state::histogram::Snapshot;
@@ -83,16 +84,21 @@ impl Family {
 }
 
 /// Collects every family the doctor exports, in table order.
-pub(crate) fn collect(shared: &Shared, findings: &[Finding], stalls: &[Stall]) -> Vec<Family> {
+pub(crate) fn collect(
+    shared: &Shared,
+    windows: &Windows,
+    findings: &[Finding],
+    stalls: &[Stall],
+) -> Vec<Family> {
     let mut fams = Families(Vec::new());
     executor::collect(&mut fams, shared, findings, stalls);
     #[cfg(feature = "alloc")]
     memory::collect(&mut fams, shared);
     routes::collect(&mut fams, shared);
-    calls_and_holds::collect(&mut fams, shared);
-    queues::collect(&mut fams, shared);
+    calls_and_holds::collect(&mut fams, shared, windows);
+    queues::collect(&mut fams, windows);
     connections::collect(&mut fams);
-    concurrency::collect(&mut fams, shared);
+    concurrency::collect(&mut fams, shared, windows);
     runtime::collect(&mut fams, shared);
     fams.0
 }

@@ -3,9 +3,8 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Families;
-use crate::state::Shared;
 
-pub(super) fn collect(fams: &mut Families, shared: &Shared) {
+pub(super) fn collect(fams: &mut Families, windows: &crate::detect::Windows) {
     let queues = crate::queue::registry::all();
     let f = fams.family("tokio_doctor_queue_depth");
     for q in &queues {
@@ -20,7 +19,7 @@ pub(super) fn collect(fams: &mut Families, shared: &Shared) {
         f.scalar(vec![q.name.into()], q.dequeued.load(Relaxed) as f64);
     }
     let f = fams.family("tokio_doctor_queue_growth_per_second");
-    for (name, growth) in crate::detect::queue_growth::growth_by_queue(shared) {
+    for (name, growth) in crate::detect::queue_growth::growth_by_queue(windows) {
         f.scalar(vec![name.into()], growth);
     }
     let f = fams.family("tokio_doctor_queue_saturation");
