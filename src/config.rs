@@ -71,6 +71,14 @@ pub const DEFAULT_HANG_LIMIT: Duration = Duration::from_secs(10);
 /// dropped at its next poll; 50 ms covers that on a loaded runtime.
 pub const DEFAULT_DEADLINE_GRACE: Duration = Duration::from_millis(50);
 
+/// Default most verbose span level the doctor enables: INFO, the level of
+/// `#[instrument]` and `info_span!`, which services use for the spans they
+/// mean to be seen. DEBUG and TRACE spans (tower-http's per-request span,
+/// libraries' internals) stay off unless another layer wants them or
+/// `span_level` widens this; the doctor's own helper spans and tokio's task
+/// spans (TRACE) are enabled whatever the level.
+pub(crate) const DEFAULT_SPAN_LEVEL: tracing::Level = tracing::Level::INFO;
+
 /// Everything the doctor can be told. Built by [`crate::DoctorBuilder`] or
 /// [`crate::Doctor::from_env`].
 #[derive(Debug, Clone)]
@@ -101,6 +109,9 @@ pub(crate) struct Config {
     pub(crate) allow: Option<crate::export::allow::AllowList>,
     /// The concurrency-shape detectors' settings.
     pub(crate) shape: crate::shape_settings::ShapeConfig,
+    /// The most verbose level of span the doctor enables (beside its own
+    /// helpers' spans and tokio's task spans); see `DoctorBuilder::span_level`.
+    pub(crate) span_level: tracing::Level,
 }
 
 impl Default for Config {
@@ -128,6 +139,7 @@ impl Default for Config {
             span_nodes: true,
             allow: None,
             shape: Default::default(),
+            span_level: DEFAULT_SPAN_LEVEL,
         }
     }
 }
@@ -256,6 +268,11 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "span names separated by commas, such as fetch_profile",
         "none",
     ),
+    (
+        "TOKIO_DOCTOR_SPAN_LEVEL",
+        "`error`, `warn`, `info`, `debug` or `trace`",
+        "info",
+    ),
 ];
 
 /// Applies every `TOKIO_DOCTOR_*` variable found by `lookup` over `config`.
@@ -326,6 +343,7 @@ pub(crate) fn apply_env(
             "TOKIO_DOCTOR_CHURN_WINDOW" => {
                 config.churn_window = parse_duration(value).ok_or_else(bad)?
             }
+            "TOKIO_DOCTOR_SPAN_LEVEL" => config.span_level = value.parse().map_err(|_| bad())?,
             _ => unreachable!("every variable in ENV_VARS has a parser"),
         }
     }

@@ -179,6 +179,35 @@ impl DoctorBuilder {
         self
     }
 
+    /// The most verbose level of span the doctor enables. Default INFO:
+    /// `info_span!`, `#[instrument]` (INFO unless told otherwise) and
+    /// above. The doctor never enables events, nor a DEBUG or TRACE span
+    /// at this default, so a library's per-request DEBUG span (tower-http's
+    /// `TraceLayer`) costs nothing unless another layer wants it; what the
+    /// doctor declines is declined for the doctor only (a per-layer filter),
+    /// so an `fmt` layer at DEBUG still gets every DEBUG span and event.
+    /// Whatever the level, the doctor enables its own spans
+    /// ([`held`](crate::held) scopes), tokio's task spans (`runtime.spawn`,
+    /// TRACE, with `--cfg tokio_unstable`), spans with a `doctor.resource` or
+    /// `doctor.sequential` field and spans named by
+    /// [`outbound_span`](Self::outbound_span) or
+    /// [`resource_span`](Self::resource_span). Widen it to time and name
+    /// DEBUG or TRACE spans as blocking-poll sites and shape children.
+    /// Environment: `TOKIO_DOCTOR_SPAN_LEVEL`.
+    ///
+    /// # Examples
+    /// ```
+    /// let doctor = tokio_doctor::Doctor::builder()
+    ///     .no_endpoint()
+    ///     .span_level(tracing::Level::DEBUG)
+    ///     .build()?;
+    /// # Ok::<(), tokio_doctor::Error>(())
+    /// ```
+    pub fn span_level(mut self, level: tracing::Level) -> Self {
+        self.config.span_level = level;
+        self
+    }
+
     /// Validates the settings and builds the doctor.
     ///
     /// # Errors
@@ -238,8 +267,12 @@ impl Doctor {
     }
 
     /// The tracing layer to add to the subscriber. Every clone feeds this
-    /// doctor.
-    pub fn layer(&self) -> DoctorLayer {
+    /// doctor. `S`, the subscriber it goes into, is inferred where it is
+    /// added (`tracing_subscriber::registry().with(doctor.layer())`).
+    pub fn layer<S>(&self) -> DoctorLayer<S>
+    where
+        S: tracing_core::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
         DoctorLayer::new(self.shared.clone())
     }
 

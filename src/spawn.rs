@@ -9,7 +9,6 @@ use std::task::{Context, Poll};
 
 use crate::layer::shape::TaskStats;
 use crate::layer::sites::{SiteMeta, Sites};
-use crate::layer::DoctorLayer;
 use crate::state::Shared;
 
 /// Spawns `future` on the current runtime, like [`tokio::spawn`], and
@@ -54,10 +53,7 @@ where
 
 /// The doctor of the current subscriber, if its layer is in it.
 fn current_doctor() -> Option<Arc<Shared>> {
-    tracing::dispatcher::get_default(|d| {
-        d.downcast_ref::<DoctorLayer>()
-            .map(|layer| layer.shared().clone())
-    })
+    tracing::dispatcher::get_default(crate::layer::doctor_of)
 }
 
 fn track(loc: &'static Location<'static>) -> Option<Track> {

@@ -14,7 +14,7 @@ use super::hold::Hold;
 use super::sites::{SiteMeta, Sites};
 use super::span_node::{CallsiteClass, Closed, FieldFacts, FixedBuf, SpanNode};
 use super::thread_state::with_state;
-use super::DoctorLayer;
+use super::DoctorCore;
 use crate::state::{lock, Shared};
 
 /// Target and name of the span [`held`](crate::held) opens.
@@ -77,7 +77,7 @@ impl Visit for HeldFields {
     fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
 }
 
-fn class_of(layer: &DoctorLayer, site: u32, attrs: &Attributes<'_>) -> CallsiteClass {
+fn class_of(layer: &DoctorCore, site: u32, attrs: &Attributes<'_>) -> CallsiteClass {
     *layer.shared.sites.get(site).class.get_or_init(|| {
         let c = &layer.shared.config;
         CallsiteClass::of(
@@ -89,7 +89,7 @@ fn class_of(layer: &DoctorLayer, site: u32, attrs: &Attributes<'_>) -> CallsiteC
 }
 
 pub(super) fn open<S>(
-    layer: &DoctorLayer,
+    layer: &DoctorCore,
     site: u32,
     held_helper: bool,
     attrs: &Attributes<'_>,
@@ -181,7 +181,7 @@ pub(super) fn open<S>(
     });
 }
 
-pub(super) fn close<S>(layer: &DoctorLayer, id: &Id, ctx: &Context<'_, S>)
+pub(super) fn close<S>(layer: &DoctorCore, id: &Id, ctx: &Context<'_, S>)
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
