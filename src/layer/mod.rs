@@ -302,8 +302,11 @@ where
         self.inner.inner().on_exit(id, ctx);
     }
 
+    /// Straight to the core too, saving `Filtered`'s registry lookup per
+    /// span: the core finds no node on a span the doctor declined, and a
+    /// node's close reports to the parent recorded when it opened.
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        self.inner.on_close(id, ctx);
+        self.inner.inner().on_close(id, ctx);
     }
 
     fn on_id_change(&self, old: &Id, new: &Id, ctx: Context<'_, S>) {

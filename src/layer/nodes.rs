@@ -178,6 +178,7 @@ pub(super) fn open<S>(
         hold,
         inside_hold,
         children: Default::default(),
+        parent: parent.as_ref().map(|p| p.id()),
     });
 }
 
@@ -245,7 +246,11 @@ where
             site.joins().record(child, ns);
         }
     }
-    if let Some(parent) = span.parent() {
+    // The parent recorded at open, not `span.parent()`: this runs past the
+    // per-layer filter (see `DoctorLayer::on_close`), whose context would
+    // have skipped the ancestors the doctor declined. The registry keeps a
+    // parent open until its children close, so the lookup finds it.
+    if let Some(parent) = node.parent.as_ref().and_then(|p| ctx.span(p)) {
         let ext = parent.extensions();
         if let Some(p) = ext.get::<SpanNode>() {
             let mut children = lock(&p.children);
