@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cost-gate OP LAYER ITERS
-//!   OP     poll | span | outbound_span | held | deadline | request
+//!   OP     poll | span | debug_span | outbound_span | held | deadline | request
 //!   LAYER  noop | doctor
 //! ```
 //!
@@ -84,6 +84,14 @@ async fn run(op: &str, iters: u32, doctor: Option<&tokio_doctor::Doctor>) {
         "span" => {
             for _ in 0..iters {
                 drop(std::hint::black_box(tracing::info_span!("work")));
+            }
+        }
+        "debug_span" => {
+            // A library's DEBUG span that no layer wants (tower-http's
+            // per-request span under an INFO filter): it should cost next
+            // to nothing.
+            for _ in 0..iters {
+                drop(std::hint::black_box(tracing::debug_span!("request")));
             }
         }
         "outbound_span" => {
