@@ -14,6 +14,8 @@ fn init_reads_the_environment_installs_the_subscriber_and_refuses_twice() {
 
     std::env::set_var("TOKIO_DOCTOR_LISTEN", "127.0.0.1:0");
     std::env::set_var("TOKIO_DOCTOR_BLOCKING_POLL_THRESHOLD", "5ms");
+    // The doctor's own level, so a TRACE span that RUST_LOG hides is its.
+    std::env::set_var("TOKIO_DOCTOR_SPAN_LEVEL", "trace");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -328,6 +328,9 @@ fn run_case(scripts: Vec<Vec<Op>>, shared_sites: Vec<u8>) -> Result<(), TestCase
     let doctor = Doctor::builder()
         .no_endpoint()
         .blocking_poll_threshold(THRESHOLD)
+        // Every span level the scripts make (a DEBUG helper, tokio's TRACE
+        // task spans) reaches the layer.
+        .span_level(tracing::Level::TRACE)
         .build()
         .unwrap();
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(doctor.layer()));

@@ -23,6 +23,14 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
 /// costs one snapshot a second, not one each.
 pub const DEFAULT_SNAPSHOT_MAX_AGE: Duration = Duration::from_secs(1);
 
+/// Default most verbose span level the doctor enables: INFO, the level of
+/// `#[instrument]` and `info_span!`, which services use for the spans they
+/// mean to be seen. DEBUG and TRACE spans (tower-http's per-request span,
+/// libraries' internals) stay off unless another layer wants them or
+/// `span_level` widens this; the doctor's own helper spans and tokio's task
+/// spans (TRACE) are enabled whatever the level.
+pub const DEFAULT_SPAN_LEVEL: tracing::Level = tracing::Level::INFO;
+
 /// Default threshold above which a poll counts as blocking the executor.
 ///
 /// tokio's guidance is 10–100 µs between `.await`s; 10 ms is two orders of

@@ -44,6 +44,9 @@ pub(crate) struct Config {
     pub(crate) snapshot_max_age: Duration,
     /// Client addresses the endpoint answers; `None`: every client.
     pub(crate) allow: Option<crate::config::allow::AllowList>,
+    /// The most verbose level of span the doctor enables (beside its own
+    /// helpers' spans and tokio's task spans); see `DoctorBuilder::span_level`.
+    pub(crate) span_level: tracing::Level,
     /// The concurrency-shape detectors' settings.
     pub(crate) shape: crate::config::shape::ShapeConfig,
 }
@@ -73,6 +76,7 @@ impl Default for Config {
             span_nodes: true,
             snapshot_max_age: DEFAULT_SNAPSHOT_MAX_AGE,
             allow: None,
+            span_level: DEFAULT_SPAN_LEVEL,
             shape: Default::default(),
         }
     }

@@ -165,6 +165,16 @@ pub(crate) const SETTINGS: &[Setting] = &[
         },
     ),
     setting(
+        "span_level",
+        "TOKIO_DOCTOR_SPAN_LEVEL",
+        "`error`, `warn`, `info`, `debug` or `trace`",
+        "info",
+        |c, v| {
+            c.span_level = v.parse().ok()?;
+            Some(())
+        },
+    ),
+    setting(
         "span_nodes",
         "TOKIO_DOCTOR_SPAN_NODES",
         BOOL,

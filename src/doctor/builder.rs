@@ -199,6 +199,36 @@ impl DoctorBuilder {
         self
     }
 
+    /// The most verbose level of span the doctor enables. Default
+    /// [`DEFAULT_SPAN_LEVEL`](crate::DEFAULT_SPAN_LEVEL) (INFO):
+    /// `info_span!`, `#[instrument]` (INFO unless told otherwise) and
+    /// above. The doctor never enables events, nor a DEBUG or TRACE span
+    /// at this default, so a library's per-request DEBUG span (tower-http's
+    /// `TraceLayer`) costs nothing unless another layer wants it; what the
+    /// doctor declines is declined for the doctor only (a per-layer filter),
+    /// so an `fmt` layer at DEBUG still gets every DEBUG span and event.
+    /// Whatever the level, the doctor enables its own spans
+    /// ([`held`](crate::held()) scopes), tokio's task spans (`runtime.spawn`,
+    /// TRACE, with `--cfg tokio_unstable`), spans with a `doctor.resource` or
+    /// `doctor.sequential` field and spans named by
+    /// [`outbound_span`](Self::outbound_span) or
+    /// [`resource_span`](Self::resource_span). Widen it to time and name
+    /// DEBUG or TRACE spans as blocking-poll sites and shape children.
+    /// Environment: `TOKIO_DOCTOR_SPAN_LEVEL`.
+    ///
+    /// # Examples
+    /// ```
+    /// let doctor = tokio_doctor::Doctor::builder()
+    ///     .no_endpoint()
+    ///     .span_level(tracing::Level::DEBUG)
+    ///     .build()?;
+    /// # Ok::<(), tokio_doctor::Error>(())
+    /// ```
+    pub fn span_level(mut self, level: tracing::Level) -> Self {
+        self.config.span_level = level;
+        self
+    }
+
     /// A builder with the `TOKIO_DOCTOR_*` variables applied over the
     /// defaults: [`with_env`](Self::with_env) on a new builder.
     ///

@@ -60,8 +60,12 @@ impl Doctor {
     }
 
     /// The tracing layer to add to the subscriber. Every clone feeds this
-    /// doctor.
-    pub fn layer(&self) -> DoctorLayer {
+    /// doctor. `S`, the subscriber it goes into, is inferred where it is
+    /// added (`tracing_subscriber::registry().with(doctor.layer())`).
+    pub fn layer<S>(&self) -> DoctorLayer<S>
+    where
+        S: tracing_core::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
         DoctorLayer::new(self.shared.clone())
     }
 

@@ -7,7 +7,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::layer::DoctorLayer;
 use crate::state::shape_stats::TaskStats;
 use crate::state::sites::{SiteMeta, Sites};
 use crate::state::Shared;
@@ -54,10 +53,7 @@ where
 
 /// The doctor of the current subscriber, if its layer is in it.
 fn current_doctor() -> Option<Arc<Shared>> {
-    tracing::dispatcher::get_default(|d| {
-        d.downcast_ref::<DoctorLayer>()
-            .map(|layer| layer.shared().clone())
-    })
+    tracing::dispatcher::get_default(crate::layer::doctor_of)
 }
 
 fn track(loc: &'static Location<'static>) -> Option<Track> {

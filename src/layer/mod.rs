@@ -5,28 +5,41 @@
 //! created. Everything that reasons about the numbers runs elsewhere.
 
 mod alloc_hooks;
+mod filter;
 mod nodes;
 pub(crate) mod shape;
 
 pub(crate) mod span_node;
 pub(crate) mod thread_state;
 
+use std::any::TypeId;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use tracing_core::span::{Attributes, Id};
 use tracing_core::{Interest, Metadata, Subscriber};
+use tracing_subscriber::filter::{Filtered, LevelFilter};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::Layer;
+use tracing_subscriber::{Layer, Registry};
 
 use crate::state::sites::{SiteMeta, Sites, OTHER};
 use crate::state::Shared;
-use thread_state::{with_state, SlowPoll};
+use filter::DoctorFilter;
+use thread_state::{with_state, SlowPoll, IGNORED};
 
 /// The [`Layer`] that feeds the doctor. Get it from
 /// [`Doctor::layer`](crate::Doctor::layer) and add it to a
 /// `tracing_subscriber::registry()`.
+///
+/// It enables only what the doctor reads: spans at
+/// [`span_level`](crate::DoctorBuilder::span_level) (INFO by default) and
+/// above, plus the doctor's own helpers' spans and tokio's task spans;
+/// never an event. It declines the rest with a per-layer filter, so what it
+/// declines stays on for the subscriber's other layers (an `fmt` layer at
+/// DEBUG sees every DEBUG span and event) and is off only when no layer
+/// wants it. `S` is the subscriber it is added to, inferred where it is
+/// added (`registry().with(doctor.layer())`).
 ///
 /// # Examples
 /// ```
@@ -38,8 +51,44 @@ use thread_state::{with_state, SlowPoll};
 /// });
 /// # Ok::<(), tokio_doctor::Error>(())
 /// ```
+pub struct DoctorLayer<S = Registry> {
+    inner: Filtered<DoctorCore, DoctorFilter, S>,
+}
+
+impl<S> DoctorLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    pub(crate) fn new(shared: Arc<Shared>) -> DoctorLayer<S> {
+        DoctorLayer {
+            inner: DoctorCore::new(shared.clone()).with_filter(DoctorFilter::new(shared)),
+        }
+    }
+}
+
+impl<S> Clone for DoctorLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    /// A layer feeding the same doctor, not yet added to a subscriber (its
+    /// per-layer filter gets its own id from the subscriber it is added to).
+    fn clone(&self) -> Self {
+        DoctorLayer::new(self.inner.inner().shared.clone())
+    }
+}
+
+impl<S> std::fmt::Debug for DoctorLayer<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DoctorLayer")
+            .field("core", self.inner.inner())
+            .field("filter", self.inner.filter())
+            .finish()
+    }
+}
+
+/// The doctor's layer proper, behind its per-layer filter.
 #[derive(Debug, Clone)]
-pub struct DoctorLayer {
+pub(crate) struct DoctorCore {
     shared: Arc<Shared>,
     // A copy of the shared clock, so the hot path reads it without
     // following the Arc.
@@ -48,19 +97,21 @@ pub struct DoctorLayer {
     owner: u64,
 }
 
-impl DoctorLayer {
-    pub(crate) fn new(shared: Arc<Shared>) -> DoctorLayer {
-        DoctorLayer {
+/// The doctor of `dispatch`, if its layer is in it.
+pub(crate) fn doctor_of(dispatch: &tracing::Dispatch) -> Option<Arc<Shared>> {
+    dispatch
+        .downcast_ref::<DoctorCore>()
+        .map(|core| core.shared.clone())
+}
+
+impl DoctorCore {
+    fn new(shared: Arc<Shared>) -> DoctorCore {
+        DoctorCore {
             clock: shared.clock.clone(),
             threshold_ns: shared.threshold_ns,
             owner: shared.id,
             shared,
         }
-    }
-
-    /// The doctor's state this layer feeds.
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
     }
 
     fn site_of_callsite(&self, meta: &'static Metadata<'static>) -> u32 {
@@ -103,6 +154,11 @@ impl DoctorLayer {
         let Some(span) = ctx.span(id) else {
             return OTHER;
         };
+        if !filter::wants(&self.shared.config, span.metadata()) {
+            // Another layer enabled it; the doctor declined it (see
+            // `DoctorLayer::on_enter`): not timed, as if it did not exist.
+            return IGNORED;
+        }
         if let Some(node) = span.extensions().get::<span_node::SpanNode>() {
             return node.site;
         }
@@ -119,28 +175,17 @@ impl DoctorLayer {
     }
 }
 
-impl<S> Layer<S> for DoctorLayer
+impl<S> Layer<S> for DoctorCore
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
-        if self.shared.config.ignore_tokio_resource_spans && is_tokio_resource(meta) {
-            // tokio's resource and waker instrumentation (tokio_unstable +
-            // tracing feature) fires on every timer and waker operation; it
-            // would cost more than everything else we do.
-            return Interest::never();
-        }
+        // Called only for callsites the filter enabled; the filter's answer
+        // is the one that counts.
         if meta.is_span() {
             self.site_of_callsite(meta);
         }
         Interest::always()
-    }
-
-    fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        // Interest::never above is combined with other dispatchers' interest
-        // in the same callsite; refuse these here too so they are never
-        // created, whatever the others said.
-        !(self.shared.config.ignore_tokio_resource_spans && is_tokio_resource(meta))
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
@@ -194,14 +239,87 @@ where
     }
 }
 
-fn is_tokio_resource(meta: &Metadata<'_>) -> bool {
-    let t = meta.target();
-    // The async-op spans (`runtime.resource.async_op` and its `.poll`,
-    // made on every semaphore acquire, sleep, ...) have tokio's module
-    // path as their target: match them by name.
-    t.starts_with("runtime::resource")
-        || t == "tokio::task::waker"
-        || meta.name().starts_with("runtime.resource")
+impl<S> Layer<S> for DoctorLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.inner.on_register_dispatch(subscriber);
+    }
+
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.inner.on_layer(subscriber);
+    }
+
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        self.inner.register_callsite(meta)
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        self.inner.enabled(meta, ctx)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        self.inner.max_level_hint()
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        self.inner.on_new_span(attrs, id, ctx);
+    }
+
+    fn on_record(&self, id: &Id, values: &tracing_core::span::Record<'_>, ctx: Context<'_, S>) {
+        self.inner.on_record(id, values, ctx);
+    }
+
+    fn on_follows_from(&self, span: &Id, follows: &Id, ctx: Context<'_, S>) {
+        self.inner.on_follows_from(span, follows, ctx);
+    }
+
+    fn event_enabled(&self, event: &tracing_core::Event<'_>, ctx: Context<'_, S>) -> bool {
+        self.inner.event_enabled(event, ctx)
+    }
+
+    fn on_event(&self, event: &tracing_core::Event<'_>, ctx: Context<'_, S>) {
+        self.inner.on_event(event, ctx);
+    }
+
+    /// Straight to the core, past `Filtered`'s check, which would look the
+    /// span up in the registry on every poll: the core's per-thread cache
+    /// answers from the span id, and resolves a span the doctor declined
+    /// (enabled for another layer) as ignored the first time it sees it.
+    #[inline]
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        self.inner.inner().on_enter(id, ctx);
+    }
+
+    /// As [`on_enter`](Self::on_enter): a declined span was never pushed on
+    /// the thread's stack, so its exit finds nothing to pop.
+    #[inline]
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        self.inner.inner().on_exit(id, ctx);
+    }
+
+    /// Straight to the core too, saving `Filtered`'s registry lookup per
+    /// span: the core finds no node on a span the doctor declined, and a
+    /// node's close reports to the parent recorded when it opened.
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        self.inner.inner().on_close(id, ctx);
+    }
+
+    fn on_id_change(&self, old: &Id, new: &Id, ctx: Context<'_, S>) {
+        self.inner.on_id_change(old, new, ctx);
+    }
+
+    #[doc(hidden)]
+    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        if id == TypeId::of::<Self>() {
+            return Some(self as *const Self as *const ());
+        }
+        // SAFETY: forwarded to the wrapped layer, which upholds the
+        // contract for its own types (the core, the filter and the marker
+        // by which `Layered` knows a per-layer filter is in the stack).
+        unsafe { self.inner.downcast_raw(id) }
+    }
 }
 
 mod task_span {

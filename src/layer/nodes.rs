@@ -12,7 +12,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::span_node::{Closed, FieldFacts, FixedBuf, SpanNode};
 use super::thread_state::with_state;
-use super::DoctorLayer;
+use super::DoctorCore;
 use crate::state::held::Hold;
 use crate::state::sites::{CallsiteClass, SiteMeta, Sites};
 use crate::state::Shared;
@@ -72,7 +72,7 @@ impl Visit for HeldFields {
     fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
 }
 
-fn class_of(layer: &DoctorLayer, site: u32, attrs: &Attributes<'_>) -> CallsiteClass {
+fn class_of(layer: &DoctorCore, site: u32, attrs: &Attributes<'_>) -> CallsiteClass {
     *layer.shared.sites.get(site).class.get_or_init(|| {
         let c = &layer.shared.config;
         CallsiteClass::of(
@@ -84,7 +84,7 @@ fn class_of(layer: &DoctorLayer, site: u32, attrs: &Attributes<'_>) -> CallsiteC
 }
 
 pub(super) fn open<S>(
-    layer: &DoctorLayer,
+    layer: &DoctorCore,
     site: u32,
     held_helper: bool,
     attrs: &Attributes<'_>,
@@ -173,10 +173,11 @@ pub(super) fn open<S>(
         hold,
         inside_hold,
         children: Default::default(),
+        parent: parent.as_ref().map(|p| p.id()),
     });
 }
 
-pub(super) fn close<S>(layer: &DoctorLayer, id: &Id, ctx: &Context<'_, S>)
+pub(super) fn close<S>(layer: &DoctorCore, id: &Id, ctx: &Context<'_, S>)
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -240,7 +241,11 @@ where
             site.joins().record(child, ns);
         }
     }
-    if let Some(parent) = span.parent() {
+    // The parent recorded at open, not `span.parent()`: this runs past the
+    // per-layer filter (see `DoctorLayer::on_close`), whose context would
+    // have skipped the ancestors the doctor declined. The registry keeps a
+    // parent open until its children close, so the lookup finds it.
+    if let Some(parent) = node.parent.as_ref().and_then(|p| ctx.span(p)) {
         let ext = parent.extensions();
         if let Some(p) = ext.get::<SpanNode>() {
             let mut children = lock(&p.children);

@@ -144,6 +144,10 @@ pub(crate) struct SpanNode {
     pub(crate) inside_hold: Option<crate::state::held::HoldRef>,
     /// What this span's children did, for the shape detectors.
     pub(crate) children: Mutex<Children>,
+    /// The parent this span reported its opening to: the nearest ancestor
+    /// the doctor enabled. Kept so the close reports to the same one
+    /// without going through the per-layer filter's registry lookup.
+    pub(crate) parent: Option<tracing_core::span::Id>,
 }
 
 /// Per-parent bookkeeping of children, under the parent's own lock.

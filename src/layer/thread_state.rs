@@ -20,6 +20,9 @@ const CACHE: usize = 512;
 /// Doctors that can have state on one thread at once.
 const SLOTS: usize = 4;
 const NO_ROOT: usize = usize::MAX;
+/// The site of a span the doctor declined but another layer enabled: its
+/// enters and exits are skipped, as if it did not exist.
+pub(crate) const IGNORED: u32 = u32::MAX;
 
 #[derive(Clone, Copy, Default)]
 struct Frame {
@@ -111,6 +114,9 @@ impl ThreadState {
             };
             site
         };
+        if site == IGNORED {
+            return;
+        }
         if self.poll_root == NO_ROOT && tokio::runtime::worker_index().is_some() {
             // The outermost span entered on a runtime worker begins a poll.
             // Blocking-pool and foreign threads never start one, so work
