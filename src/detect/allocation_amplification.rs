@@ -24,10 +24,6 @@ pub(crate) const FIX: &str = "fuse the stages into one pass (chain iterator adap
 pub(crate) struct AllocationAmplification;
 
 impl Detector for AllocationAmplification {
-    fn kind(&self) -> FindingKind {
-        FindingKind::AllocationAmplification
-    }
-
     fn check(&self, shared: &Shared, _windows: &Windows) -> Vec<Finding> {
         shared
             .sites
@@ -63,7 +59,7 @@ impl Detector for AllocationAmplification {
                         "bytes",
                     ));
                 }
-                let f = Finding {
+                Finding {
                     kind: FindingKind::AllocationAmplification,
                     severity: Severity::Info,
                     span: meta.span.clone(),
@@ -74,8 +70,7 @@ impl Detector for AllocationAmplification {
                     evidence,
                     message: String::new(),
                     fix: FIX.to_string(),
-                };
-                self.with_sentence(f)
+                }
             })
             .collect()
     }

@@ -39,10 +39,6 @@ struct Acc {
 }
 
 impl Detector for BlockingPoll {
-    fn kind(&self) -> FindingKind {
-        FindingKind::BlockingPoll
-    }
-
     fn check(&self, shared: &Shared, _windows: &Windows) -> Vec<Finding> {
         let mut by_site: BTreeMap<u32, Acc> = BTreeMap::new();
         for (idx, site, _) in shared.sites.iter() {
@@ -91,13 +87,9 @@ impl Detector for BlockingPoll {
                     message: String::new(),
                     fix: FIX.to_string(),
                 };
-                Some(self.with_sentence(f))
+                Some(f)
             })
             .collect()
-    }
-
-    fn owns(&self, f: &Finding) -> bool {
-        f.kind == FindingKind::BlockingPoll && f.target != "route"
     }
 
     fn sentence(&self, f: &Finding) -> String {

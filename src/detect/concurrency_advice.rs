@@ -54,10 +54,6 @@ pub(crate) fn recommended(windows: &Windows, site: u32) -> Option<u64> {
 }
 
 impl Detector for ConcurrencyAdvice {
-    fn kind(&self) -> FindingKind {
-        FindingKind::ConcurrencyAdvice
-    }
-
     fn check(&self, shared: &Shared, windows: &Windows) -> Vec<Finding> {
         let tracks = lock(&windows.shape.advice);
         let interval = shared.config.sample_interval.as_secs_f64();
@@ -98,7 +94,7 @@ impl Detector for ConcurrencyAdvice {
                     message: String::new(),
                     fix: FIX.to_string(),
                 };
-                Some(self.with_sentence(f))
+                Some(f)
             })
             .collect()
     }

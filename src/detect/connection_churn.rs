@@ -108,10 +108,6 @@ pub(crate) fn sample(shared: &Shared, windows: &Windows) {
 pub(crate) struct ConnectionChurn;
 
 impl Detector for ConnectionChurn {
-    fn kind(&self) -> FindingKind {
-        FindingKind::ConnectionChurn
-    }
-
     fn check(&self, _shared: &Shared, windows: &Windows) -> Vec<Finding> {
         let tracks = lock(&windows.peers);
         tracks
@@ -121,7 +117,7 @@ impl Detector for ConnectionChurn {
                 let c = t.last;
                 let now = c.is_some_and(|c| c.is_churning());
                 let total_handshake = t.stats.connect_ns.load(Relaxed) as f64 / 1e9;
-                let f = Finding {
+                Finding {
                     kind: FindingKind::ConnectionChurn,
                     severity: if now {
                         Severity::Warning
@@ -155,8 +151,7 @@ impl Detector for ConnectionChurn {
                     ],
                     message: String::new(),
                     fix: FIX.to_string(),
-                };
-                self.with_sentence(f)
+                }
             })
             .collect()
     }

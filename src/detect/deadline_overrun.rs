@@ -28,10 +28,6 @@ pub(crate) const FIX: &str = "make the deadline cancel the work: keep the call i
 pub(crate) struct DeadlineOverrun;
 
 impl Detector for DeadlineOverrun {
-    fn kind(&self) -> FindingKind {
-        FindingKind::DeadlineOverrun
-    }
-
     fn check(&self, shared: &Shared, _windows: &Windows) -> Vec<Finding> {
         let secs = |ns: u64| ns as f64 / 1e9;
         let mut out = Vec::new();
@@ -67,7 +63,7 @@ impl Detector for DeadlineOverrun {
                 message: String::new(),
                 fix: FIX.to_string(),
             };
-            out.push(self.with_sentence(f));
+            out.push(f);
         }
         out
     }

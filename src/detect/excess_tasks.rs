@@ -38,10 +38,6 @@ pub(crate) const FIX: &str = "process items in batches on a fixed pool of worker
 pub(crate) struct ExcessTasks;
 
 impl Detector for ExcessTasks {
-    fn kind(&self) -> FindingKind {
-        FindingKind::ExcessTasks
-    }
-
     fn check(&self, shared: &Shared, windows: &Windows) -> Vec<Finding> {
         let threshold = shared.config.shape.excess_tasks;
         let tracks = lock(&windows.shape.tasks);
@@ -90,7 +86,7 @@ impl Detector for ExcessTasks {
                 message: String::new(),
                 fix: FIX.to_string(),
             };
-            out.push(self.with_sentence(f));
+            out.push(f);
         }
         let runtime_peak = windows.shape.runtime_peak.load(Relaxed);
         let growth = windows.shape.runtime_growth();
@@ -113,14 +109,15 @@ impl Detector for ExcessTasks {
                 message: String::new(),
                 fix: FIX.to_string(),
             };
-            out.push(self.with_sentence(f));
+            out.push(f);
         }
         out
     }
 
     fn sentence(&self, f: &Finding) -> String {
         let ev = |n| f.evidence(n).unwrap_or(0.0);
-        if f.location == "runtime" {
+        // The runtime-wide finding has no spawn site, so no spawn counts.
+        if f.evidence("spawned").is_none() {
             return format!(
                 "The runtime had up to {:.0} tasks alive at once (now {:.0}, threshold {:.0}); \
                  spawn with tokio_doctor::spawn (or build with --cfg tokio_unstable) to name the \

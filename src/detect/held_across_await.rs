@@ -84,10 +84,6 @@ pub(crate) fn slots_lost(windows: &Windows) -> BTreeMap<u32, f64> {
 pub(crate) struct HeldAcrossAwait;
 
 impl Detector for HeldAcrossAwait {
-    fn kind(&self) -> FindingKind {
-        FindingKind::HeldAcrossAwait
-    }
-
     fn check(&self, shared: &Shared, windows: &Windows) -> Vec<Finding> {
         let threshold = shared.config.held_idle_threshold.as_secs_f64();
         let slots = slots_lost(windows);
@@ -134,7 +130,7 @@ impl Detector for HeldAcrossAwait {
                 message: String::new(),
                 fix: FIX.to_string(),
             };
-            out.push(self.with_sentence(f));
+            out.push(f);
         }
         out
     }

@@ -21,10 +21,6 @@ pub(crate) const FIX: &str = "stream the result instead of collecting it: iterat
 pub(crate) struct Materialization;
 
 impl Detector for Materialization {
-    fn kind(&self) -> FindingKind {
-        FindingKind::Materialization
-    }
-
     fn check(&self, shared: &Shared, _windows: &Windows) -> Vec<Finding> {
         let threshold = shared.config.materialization_bytes;
         shared
@@ -34,7 +30,7 @@ impl Detector for Materialization {
             .map(|(_, site, meta)| {
                 let a = &site.alloc;
                 let instances = a.instances.load(Relaxed);
-                let f = Finding {
+                Finding {
                     kind: FindingKind::Materialization,
                     severity: Severity::Warning,
                     span: meta.span.clone(),
@@ -54,8 +50,7 @@ impl Detector for Materialization {
                     ],
                     message: String::new(),
                     fix: FIX.to_string(),
-                };
-                self.with_sentence(f)
+                }
             })
             .collect()
     }

@@ -30,10 +30,6 @@ pub(crate) const FIX: &str = "bound the call with tokio_doctor::deadline(dur, fu
 pub(crate) struct MissingDeadline;
 
 impl Detector for MissingDeadline {
-    fn kind(&self) -> FindingKind {
-        FindingKind::MissingDeadline
-    }
-
     fn check(&self, shared: &Shared, _windows: &Windows) -> Vec<Finding> {
         let secs = |ns: u64| ns as f64 / 1e9;
         let mut out = Vec::new();
@@ -83,7 +79,7 @@ impl Detector for MissingDeadline {
                 message: String::new(),
                 fix: FIX.to_string(),
             };
-            out.push(self.with_sentence(f));
+            out.push(f);
         }
         out
     }

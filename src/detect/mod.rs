@@ -26,28 +26,17 @@ mod windows;
 
 pub(crate) use windows::Windows;
 
-use crate::finding::{Finding, FindingKind};
+use crate::finding::Finding;
 use crate::state::Shared;
 
 /// What every detector implements.
 pub(crate) trait Detector: Send + Sync {
-    /// The finding kind this detector reports.
-    fn kind(&self) -> FindingKind;
     /// Looks at the current state and returns one finding per call site.
     fn check(&self, shared: &Shared, windows: &Windows) -> Vec<Finding>;
-    /// One full sentence describing a single finding.
+    /// One full sentence describing a single finding (the detectors write
+    /// it in; a detector returns its findings without one).
     fn sentence(&self, finding: &Finding) -> String;
-    /// Whether `finding` is one of this detector's (two detectors may share
-    /// a kind, as the span and route views of `blocking_poll` do).
-    fn owns(&self, finding: &Finding) -> bool {
-        finding.kind == self.kind()
-    }
-    /// `finding` with its full sentence written in.
-    fn with_sentence(&self, mut finding: Finding) -> Finding {
-        finding.message = self.sentence(&finding);
-        finding
-    }
-    /// One sentence summarising several findings of this kind.
+    /// One sentence summarising several findings of this detector.
     fn summary(&self, findings: &[Finding]) -> String;
 }
 
@@ -104,28 +93,44 @@ impl Detectors {
         shape_sampler::sample(shared, w, handle);
     }
 
-    /// Runs every detector; findings sorted by cost, highest first.
-    pub(crate) fn findings(&self, shared: &Shared) -> Vec<Finding> {
-        let mut out: Vec<Finding> = all()
-            .iter()
-            .flat_map(|d| d.check(shared, &self.windows))
-            .collect();
-        out.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then(b.cost_seconds.total_cmp(&a.cost_seconds))
-        });
-        out
+    /// Runs every detector once: its findings with their sentences written
+    /// in, sorted by severity then cost (highest first), and one summary
+    /// per detector that found something. Two detectors may share a kind
+    /// (the span and route views of `blocking_poll`), so summaries go by
+    /// the detector that made the findings, never by what they say.
+    pub(crate) fn conclude(&self, shared: &Shared) -> Conclusions {
+        let mut findings = Vec::new();
+        let mut summaries = Vec::new();
+        for d in all() {
+            let mut mine = d.check(shared, &self.windows);
+            if mine.is_empty() {
+                continue;
+            }
+            for f in &mut mine {
+                f.message = d.sentence(f);
+            }
+            mine.sort_by(most_severe_and_costly_first);
+            summaries.push(d.summary(&mine));
+            findings.append(&mut mine);
+        }
+        findings.sort_by(most_severe_and_costly_first);
+        Conclusions {
+            findings,
+            summaries,
+        }
     }
 }
 
-/// One summary line per kind that has findings.
-pub(crate) fn summaries(findings: &[Finding]) -> Vec<String> {
-    all()
-        .iter()
-        .filter_map(|d| {
-            let mine: Vec<Finding> = findings.iter().filter(|f| d.owns(f)).cloned().collect();
-            (!mine.is_empty()).then(|| d.summary(&mine))
-        })
-        .collect()
+fn most_severe_and_costly_first(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+    b.severity
+        .cmp(&a.severity)
+        .then(b.cost_seconds.total_cmp(&a.cost_seconds))
+}
+
+/// What one run of every detector concluded.
+#[derive(Debug)]
+pub(crate) struct Conclusions {
+    pub(crate) findings: Vec<Finding>,
+    /// One sentence per detector that found something, in the detectors' order.
+    pub(crate) summaries: Vec<String>,
 }

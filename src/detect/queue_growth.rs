@@ -119,10 +119,6 @@ fn evaluate(series: &Series<3>, window: f64, watched: bool) -> Option<Growth> {
 pub(crate) struct QueueGrowth;
 
 impl Detector for QueueGrowth {
-    fn kind(&self) -> FindingKind {
-        FindingKind::QueueGrowth
-    }
-
     fn check(&self, shared: &Shared, windows: &Windows) -> Vec<Finding> {
         let cfg = &shared.config;
         let tracks = lock(&windows.queues);
@@ -158,7 +154,7 @@ impl Detector for QueueGrowth {
                         severity = Severity::Critical;
                     }
                 }
-                let f = Finding {
+                Finding {
                     kind: FindingKind::QueueGrowth,
                     severity,
                     span: t.stats.name.to_string(),
@@ -169,8 +165,7 @@ impl Detector for QueueGrowth {
                     evidence,
                     message: String::new(),
                     fix: FIX.to_string(),
-                };
-                self.with_sentence(f)
+                }
             })
             .collect()
     }

@@ -22,10 +22,6 @@ pub(crate) const MIN_SLOW_POLLS: u64 = 3;
 pub(crate) struct RouteSlowPolls;
 
 impl Detector for RouteSlowPolls {
-    fn kind(&self) -> FindingKind {
-        FindingKind::BlockingPoll
-    }
-
     fn check(&self, shared: &Shared, _windows: &Windows) -> Vec<Finding> {
         let threshold = shared.config.blocking_poll_threshold.as_secs_f64();
         shared
@@ -69,13 +65,9 @@ impl Detector for RouteSlowPolls {
                     message: String::new(),
                     fix: FIX.to_string(),
                 };
-                Some(self.with_sentence(f))
+                Some(f)
             })
             .collect()
-    }
-
-    fn owns(&self, f: &Finding) -> bool {
-        f.kind == FindingKind::BlockingPoll && f.target == "route"
     }
 
     fn sentence(&self, f: &Finding) -> String {

@@ -52,10 +52,6 @@ fn describe(f: &Finding, parent: Option<&SiteMeta>) -> String {
 }
 
 impl Detector for SerialAwaits {
-    fn kind(&self) -> FindingKind {
-        FindingKind::SerialAwaits
-    }
-
     fn check(&self, shared: &Shared, _windows: &Windows) -> Vec<Finding> {
         shared
             .sites

@@ -25,10 +25,6 @@ pub(crate) const FIX: &str = "do the slow call after the scope ends (commit, the
 pub(crate) struct SlowWorkWhileHeld;
 
 impl Detector for SlowWorkWhileHeld {
-    fn kind(&self) -> FindingKind {
-        FindingKind::SlowWorkWhileHeld
-    }
-
     fn check(&self, shared: &Shared, _windows: &Windows) -> Vec<Finding> {
         let threshold = shared.config.held_idle_threshold.as_secs_f64();
         let secs = |ns: u64| ns as f64 / 1e9;
@@ -69,7 +65,7 @@ impl Detector for SlowWorkWhileHeld {
                 message: format!("{inner_span}\u{0}{inner_location}"),
                 fix: FIX.to_string(),
             };
-            out.push(self.with_sentence(f));
+            out.push(f);
         }
         out
     }

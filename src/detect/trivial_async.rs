@@ -43,10 +43,6 @@ pub(crate) const FIX: &str = "do work that never awaits inline in the caller, as
 pub(crate) struct TrivialAsync;
 
 impl Detector for TrivialAsync {
-    fn kind(&self) -> FindingKind {
-        FindingKind::TrivialAsync
-    }
-
     fn check(&self, shared: &Shared, windows: &Windows) -> Vec<Finding> {
         let tracks = lock(&windows.shape.tasks);
         let cfg = &shared.config.shape;
@@ -107,7 +103,7 @@ impl Detector for TrivialAsync {
                     message: String::new(),
                     fix: FIX.to_string(),
                 };
-                Some(self.with_sentence(f))
+                Some(f)
             })
             .collect()
     }

@@ -80,10 +80,6 @@ fn describe(f: &Finding, parent: Option<&SiteMeta>) -> String {
 }
 
 impl Detector for UnboundedFanout {
-    fn kind(&self) -> FindingKind {
-        FindingKind::UnboundedFanout
-    }
-
     fn check(&self, shared: &Shared, windows: &Windows) -> Vec<Finding> {
         let threshold = shared.config.shape.fanout_threshold;
         let mut out = Vec::new();

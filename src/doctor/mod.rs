@@ -149,7 +149,7 @@ impl Doctor {
 
     /// The current findings, most severe and costly first.
     pub fn findings(&self) -> Vec<Finding> {
-        self.detectors.findings(&self.shared)
+        self.detectors.conclude(&self.shared).findings
     }
 
     /// Wraps a named background task (a queue consumer, a scheduler) in a

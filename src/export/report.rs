@@ -5,6 +5,7 @@ use serde::Serialize;
 
 pub use crate::state::lag_history::LagPoint;
 
+use crate::detect::Conclusions;
 use crate::finding::Finding;
 use crate::state::histogram::LAG_BUCKETS;
 use crate::state::Shared;
@@ -56,7 +57,11 @@ pub struct Report {
 
 /// The report of `findings`, with `stalled` polls running past the
 /// threshold now (both from one [`Snapshot`](super::snapshot::Snapshot)).
-pub(crate) fn build(shared: &Shared, findings: Vec<Finding>, stalled: usize) -> Report {
+pub(crate) fn build(shared: &Shared, concluded: Conclusions, stalled: usize) -> Report {
+    let Conclusions {
+        findings,
+        summaries,
+    } = concluded;
     let lag = shared.lag.snapshot();
     let max_ns = shared
         .lag_max_last_ns
@@ -65,7 +70,7 @@ pub(crate) fn build(shared: &Shared, findings: Vec<Finding>, stalled: usize) -> 
     Report {
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: shared.created.elapsed().as_secs_f64(),
-        summary: crate::detect::summaries(&findings),
+        summary: summaries,
         findings,
         event_loop_lag: LagSummary {
             p50_seconds: lag.quantile_upper_bound(&LAG_BUCKETS, 0.5),

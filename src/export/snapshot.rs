@@ -28,10 +28,11 @@ pub(crate) struct Snapshot {
 impl Snapshot {
     /// Runs every detector once and reads every metric family.
     pub(crate) fn take(shared: &Shared, detectors: &Detectors) -> Snapshot {
-        let findings = detectors.findings(shared);
+        let concluded = detectors.conclude(shared);
         let stalls = shared.running_stalls();
-        let families = super::samples::collect(shared, &detectors.windows, &findings, &stalls);
-        let report = super::report::build(shared, findings, stalls.len());
+        let families =
+            super::samples::collect(shared, &detectors.windows, &concluded.findings, &stalls);
+        let report = super::report::build(shared, concluded, stalls.len());
         Snapshot { report, families }
     }
 
