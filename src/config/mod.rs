@@ -45,6 +45,8 @@ pub(crate) struct Config {
     pub(crate) allow: Option<crate::config::allow::AllowList>,
     /// The concurrency-shape detectors' settings.
     pub(crate) shape: crate::config::concurrency::ShapeConfig,
+    /// Whether the watchdog captures a stalled worker's stack (Linux only).
+    pub(crate) stack_capture: bool,
 }
 
 impl Default for Config {
@@ -73,6 +75,10 @@ impl Default for Config {
             snapshot_max_age: DEFAULT_SNAPSHOT_MAX_AGE,
             allow: None,
             shape: Default::default(),
+            stack_capture: cfg!(all(
+                target_os = "linux",
+                any(target_arch = "x86_64", target_arch = "aarch64")
+            )),
         }
     }
 }
