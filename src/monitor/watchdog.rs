@@ -41,21 +41,28 @@ pub(crate) fn spawn(shared: &Arc<Shared>, stop: Arc<AtomicBool>) -> std::io::Res
                     if new {
                         *lock(&shared.stall_counts).entry(s.site).or_default() += 1;
                     }
-                    // Captured before the log line, so the line names it.
-                    let culprit = stacks.sample(&shared, s);
-                    if !new {
-                        continue;
-                    }
-                    let due = logged.get(&s.site).is_none_or(|t| t.elapsed() >= LOG_EVERY);
-                    if let (true, Some(meta)) = (due, shared.sites.get(s.site).meta.get()) {
-                        logged.insert(s.site, Instant::now());
+                    let due = new && logged.get(&s.site).is_none_or(|t| t.elapsed() >= LOG_EVERY);
+                    let log = due
+                        .then(|| shared.sites.get(s.site).meta.get())
+                        .flatten()
+                        .map(|meta| {
+                            logged.insert(s.site, Instant::now());
+                            Log {
+                                span: meta.span.clone(),
+                                location: meta.location.clone(),
+                                thread: s.thread.clone(),
+                                running_ms: s.running_ns / 1_000_000,
+                            }
+                        });
+                    // With a capture, the stacks thread logs once it has
+                    // named the culprit; without one, log now.
+                    if let Some(log) = stacks.sample(&shared, s, log) {
                         tracing::warn!(
                             target: "tokio_doctor",
-                            span = %meta.span,
-                            location = %meta.location,
-                            thread = %s.thread,
-                            running_ms = s.running_ns / 1_000_000,
-                            culprit = %culprit.as_deref().unwrap_or("(no stack)"),
+                            span = %log.span,
+                            location = %log.location,
+                            thread = %log.thread,
+                            running_ms = log.running_ms,
                             "a poll is blocking a runtime worker right now (see /doctor)"
                         );
                     }
@@ -65,14 +72,23 @@ pub(crate) fn spawn(shared: &Arc<Shared>, stop: Arc<AtomicBool>) -> std::io::Res
     Ok(())
 }
 
-/// The stack samplers of the stalls running now.
+/// What the watchdog would log of a new stall.
+struct Log {
+    span: String,
+    location: String,
+    thread: String,
+    running_ms: u64,
+}
+
+/// When to capture each stall running now: at 1x, 2x, 4x ... the threshold.
 #[derive(Default)]
 struct Stacks {
+    /// Per stall: captures taken, and the running time the next is due at.
     #[cfg(all(
         target_os = "linux",
         any(target_arch = "x86_64", target_arch = "aarch64")
     ))]
-    samplers: HashMap<(usize, u64), crate::monitor::stack::StallSampler>,
+    due: HashMap<(usize, u64), (u32, u64)>,
 }
 
 #[cfg(all(
@@ -80,44 +96,50 @@ struct Stacks {
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
 impl Stacks {
-    /// Takes a capture of `s` if one is due; returns the culprit so far.
-    fn sample(&mut self, shared: &Shared, s: &Stall) -> Option<String> {
+    /// Takes a capture of `s` if one is due and hands it, with `log`, to the
+    /// stacks thread; returns `log` when it is not handed on.
+    fn sample(&mut self, shared: &Arc<Shared>, s: &Stall, log: Option<Log>) -> Option<Log> {
         use crate::monitor::stack;
         if !shared.config.stack_capture {
-            return None;
+            return log;
         }
-        let sampler = self
-            .samplers
+        let (taken, next) = self
+            .due
             .entry(s.identity)
-            .or_insert_with(|| stack::StallSampler::new(s.site, shared.threshold_ns));
-        sampler.site = s.site;
-        if sampler.due(s.running_ns) {
-            let frames = stack::capture(&s.shard);
-            if let Some(v) = sampler.add(frames) {
-                shared.frames.set_live(s.site, v);
-            }
-            if sampler.spent() {
-                if let Some(v) = sampler.settle() {
-                    shared.frames.settle(s.site, v);
-                }
-            }
+            .or_insert((0, shared.threshold_ns));
+        if *taken >= stack::MAX_SAMPLES || s.running_ns < *next {
+            return log;
         }
-        let v = sampler.verdict()?;
-        Some(match (&v.culprit, &v.innermost) {
-            (Some(c), _) => c.to_string(),
-            (None, Some(i)) => format!("(no frame of the service's own) innermost {i}"),
-            (None, None) => return None,
-        })
+        *taken += 1;
+        *next = next.saturating_mul(2);
+        let Some(raw) = stack::capture(&s.shard) else {
+            return log;
+        };
+        let to_thread = log.as_ref().map(|l| stack::Log {
+            span: l.span.clone(),
+            location: l.location.clone(),
+            thread: l.thread.clone(),
+            running_ms: l.running_ms,
+        });
+        let handed = stack::submit(shared, s.identity, s.site, raw, to_thread);
+        if *taken >= stack::MAX_SAMPLES {
+            stack::ended(shared, s.identity);
+        }
+        if handed {
+            None
+        } else {
+            log
+        }
     }
 
-    /// Counts each ended stall once, for the culprit its captures agreed on.
-    fn forget_ended(&mut self, shared: &Shared, current: &HashSet<(usize, u64)>) {
-        self.samplers.retain(|id, sampler| {
+    /// Tells the stacks thread which stalls ended, to count each once.
+    fn forget_ended(&mut self, shared: &Arc<Shared>, current: &HashSet<(usize, u64)>) {
+        self.due.retain(|id, (taken, _)| {
             if current.contains(id) {
                 return true;
             }
-            if let Some(v) = sampler.settle() {
-                shared.frames.settle(sampler.site, v);
+            if *taken > 0 && *taken < crate::monitor::stack::MAX_SAMPLES {
+                crate::monitor::stack::ended(shared, *id);
             }
             false
         });
@@ -129,9 +151,9 @@ impl Stacks {
     any(target_arch = "x86_64", target_arch = "aarch64")
 )))]
 impl Stacks {
-    fn sample(&mut self, _shared: &Shared, _s: &Stall) -> Option<String> {
-        None
+    fn sample(&mut self, _shared: &Arc<Shared>, _s: &Stall, log: Option<Log>) -> Option<Log> {
+        log
     }
 
-    fn forget_ended(&mut self, _shared: &Shared, _current: &HashSet<(usize, u64)>) {}
+    fn forget_ended(&mut self, _shared: &Arc<Shared>, _current: &HashSet<(usize, u64)>) {}
 }
