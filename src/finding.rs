@@ -182,7 +182,11 @@ pub enum FindingKind {
     /// ([`watchdog_interval`](crate::DoctorBuilder::watchdog_interval)): a
     /// poll running past the threshold is reported *before it returns*, as a
     /// critical finding with `stalled_now_seconds` (and
-    /// `tokio_doctor_stalled_polls`, and one warning in the log per stall).
+    /// `tokio_doctor_stalled_polls`, and a warning in the log, at most one per
+    /// call site a minute). On Linux it captures the stalled worker's stack
+    /// and names the innermost frame of the service's own code, with the top
+    /// frames as evidence (`tokio_doctor_blocking_frames_total`; turn it off
+    /// with [`stack_capture(false)`](crate::DoctorBuilder::stack_capture)).
     ///
     /// With [`TaskMonitorLayer`](crate::TaskMonitorLayer) or
     /// [`Doctor::monitor_job`](crate::Doctor::monitor_job), a route or job

@@ -49,6 +49,8 @@ pub(crate) struct Config {
     pub(crate) span_level: tracing::Level,
     /// The concurrency-shape detectors' settings.
     pub(crate) shape: crate::config::shape::ShapeConfig,
+    /// Whether the watchdog captures a stalled worker's stack (Linux only).
+    pub(crate) stack_capture: bool,
 }
 
 impl Default for Config {
@@ -78,6 +80,10 @@ impl Default for Config {
             allow: None,
             span_level: DEFAULT_SPAN_LEVEL,
             shape: Default::default(),
+            stack_capture: cfg!(all(
+                target_os = "linux",
+                any(target_arch = "x86_64", target_arch = "aarch64")
+            )),
         }
     }
 }

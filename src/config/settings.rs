@@ -175,6 +175,16 @@ pub(crate) const SETTINGS: &[Setting] = &[
         },
     ),
     setting(
+        "stack_capture",
+        "TOKIO_DOCTOR_STACKS",
+        BOOL,
+        "true",
+        |c, v| {
+            c.stack_capture = parse_bool(v)?;
+            Some(())
+        },
+    ),
+    setting(
         "span_nodes",
         "TOKIO_DOCTOR_SPAN_NODES",
         BOOL,

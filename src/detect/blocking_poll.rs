@@ -19,6 +19,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::Detector;
 use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
+use crate::state::frames::StallStack;
 use crate::state::Shared;
 
 /// The fix, in one line.
@@ -60,7 +61,7 @@ impl Detector for BlockingPoll {
             .filter_map(|(idx, acc)| {
                 let meta = shared.sites.get(idx).meta.get()?;
                 let secs = |ns: u64| ns as f64 / 1e9;
-                let f = Finding {
+                let mut f = Finding {
                     kind: FindingKind::BlockingPoll,
                     severity: if acc.stalled_ns > 0 {
                         Severity::Critical
@@ -87,6 +88,9 @@ impl Detector for BlockingPoll {
                     message: String::new(),
                     fix: FIX.to_string(),
                 };
+                if let Some((stack, stalls)) = shared.frames.for_site(idx) {
+                    stack_sentence(&mut f, &stack, stalls);
+                }
                 Some(f)
             })
             .collect()
@@ -139,5 +143,53 @@ impl Detector for BlockingPoll {
             ),
             None => "No poll blocked the executor.".to_string(),
         }
+    }
+}
+
+/// Adds what the stack captures of this site's stalls say: the culprit
+/// frame, the innermost frame and the top of the stack, to the sentence and
+/// as evidence.
+fn stack_sentence(f: &mut Finding, stack: &StallStack, stalls: u64) {
+    f.evidence.push(Evidence::new(
+        "stack_samples",
+        stack.samples as f64,
+        "count",
+    ));
+    f.evidence.push(Evidence::new(
+        "culprit_samples",
+        stack.agreeing as f64,
+        "count",
+    ));
+    let when = if stalls == 0 {
+        "The stalled worker's stack".to_string()
+    } else {
+        format!(
+            "The stack of {stalls} stall{} caught while running",
+            if stalls == 1 { "" } else { "s" }
+        )
+    };
+    let mut s = match &stack.culprit {
+        Some(c) => format!(
+            "{when} puts the culprit in the service's own code: {c} ({} of {} capture{} there).",
+            stack.agreeing,
+            stack.samples,
+            if stack.samples == 1 { "" } else { "s" }
+        ),
+        None => format!("{when} holds no frame of the service's own code."),
+    };
+    if let Some(i) = &stack.innermost {
+        if stack.culprit.as_ref() != Some(i) {
+            s.push_str(&format!(" Innermost frame: {i}."));
+        }
+    }
+    if !stack.top.is_empty() {
+        let top: Vec<String> = stack.top.iter().map(ToString::to_string).collect();
+        s.push_str(&format!(" Top of the stack: {}.", top.join(" <- ")));
+    }
+    if f.message.is_empty() {
+        f.message = s;
+    } else {
+        f.message.push(' ');
+        f.message.push_str(&s);
     }
 }

@@ -107,7 +107,14 @@ impl Detectors {
                 continue;
             }
             for f in &mut mine {
+                // What a detector left in `message` are details (a stack),
+                // which follow the sentence.
+                let details = std::mem::take(&mut f.message);
                 f.message = d.sentence(f);
+                if !details.is_empty() {
+                    f.message.push(' ');
+                    f.message.push_str(&details);
+                }
             }
             mine.sort_by(most_severe_and_costly_first);
             summaries.push(d.summary(&mine));

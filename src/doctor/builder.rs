@@ -398,6 +398,20 @@ impl DoctorBuilder {
         self.config.span_nodes = on;
         self
     }
+
+    /// Whether the watchdog captures the stack of a worker whose poll runs
+    /// past the threshold, to name the exact frame it is stuck in (the
+    /// `blocking_poll` finding's culprit and
+    /// `tokio_doctor_blocking_frames_total`). On by default on Linux
+    /// (x86_64, aarch64); a no-op elsewhere. The worker is interrupted with
+    /// a real-time signal whose handler only copies its registers and up to
+    /// 64 KiB of stack (`SA_RESTART`; an existing handler of that signal is
+    /// chained); nothing of it runs while no poll is stalled. Turn it off
+    /// where no signal may ever be sent to the service's threads.
+    pub fn stack_capture(mut self, on: bool) -> Self {
+        self.config.stack_capture = on;
+        self
+    }
 }
 
 /// The concurrency-shape settings.

@@ -3,4 +3,9 @@
 
 pub(crate) mod lag;
 pub(crate) mod sampler;
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+pub(crate) mod stack;
 pub(crate) mod watchdog;

@@ -1,15 +1,17 @@
 //! The watchdog: a plain thread (so a fully blocked runtime cannot stop it)
 //! that notes each worker's scheduler stats, looks for polls still running
-//! past the threshold, counts each stall once, and logs it while it is
-//! happening (once a minute per call site at most, so a site that blocks on
-//! every request does not flood the log).
+//! past the threshold, counts each stall once, captures the stalled
+//! worker's stack where it can (see `monitor::stack`), and logs the stall
+//! while it is happening, naming the culprit frame (once a minute per call
+//! site at most, so a site that blocks on every request does not flood the
+//! log).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use crate::state::Shared;
+use crate::state::{Shared, Stall};
 use crate::util::lock;
 
 /// Least time between two log lines about stalls at the same call site.
@@ -23,6 +25,7 @@ pub(crate) fn spawn(shared: &Arc<Shared>, stop: Arc<AtomicBool>) -> std::io::Res
         .spawn(move || {
             let mut seen: HashSet<(usize, u64)> = HashSet::new();
             let mut logged: HashMap<u32, Instant> = HashMap::new();
+            let mut stacks = Stacks::default();
             while !stop.load(Relaxed) {
                 std::thread::sleep(interval);
                 let Some(shared) = weak.upgrade() else { return };
@@ -32,17 +35,34 @@ pub(crate) fn spawn(shared: &Arc<Shared>, stop: Arc<AtomicBool>) -> std::io::Res
                 // the threshold for one look and comes back is still one stall.
                 let current = shared.current_polls();
                 seen.retain(|id| current.contains(id));
-                for s in stalls.iter().filter(|s| seen.insert(s.identity)) {
-                    *lock(&shared.stall_counts).entry(s.site).or_default() += 1;
-                    let due = logged.get(&s.site).is_none_or(|t| t.elapsed() >= LOG_EVERY);
-                    if let (true, Some(meta)) = (due, shared.sites.get(s.site).meta.get()) {
-                        logged.insert(s.site, Instant::now());
+                stacks.forget_ended(&shared, &current);
+                for s in &stalls {
+                    let new = seen.insert(s.identity);
+                    if new {
+                        *lock(&shared.stall_counts).entry(s.site).or_default() += 1;
+                    }
+                    let due = new && logged.get(&s.site).is_none_or(|t| t.elapsed() >= LOG_EVERY);
+                    let log = due
+                        .then(|| shared.sites.get(s.site).meta.get())
+                        .flatten()
+                        .map(|meta| {
+                            logged.insert(s.site, Instant::now());
+                            Log {
+                                span: meta.span.clone(),
+                                location: meta.location.clone(),
+                                thread: s.thread.clone(),
+                                running_ms: s.running_ns / 1_000_000,
+                            }
+                        });
+                    // With a capture, the stacks thread logs once it has
+                    // named the culprit; without one, log now.
+                    if let Some(log) = stacks.sample(&shared, s, log) {
                         tracing::warn!(
                             target: "tokio_doctor",
-                            span = %meta.span,
-                            location = %meta.location,
-                            thread = %s.thread,
-                            running_ms = s.running_ns / 1_000_000,
+                            span = %log.span,
+                            location = %log.location,
+                            thread = %log.thread,
+                            running_ms = log.running_ms,
                             "a poll is blocking a runtime worker right now (see /doctor)"
                         );
                     }
@@ -50,4 +70,90 @@ pub(crate) fn spawn(shared: &Arc<Shared>, stop: Arc<AtomicBool>) -> std::io::Res
             }
         })?;
     Ok(())
+}
+
+/// What the watchdog would log of a new stall.
+struct Log {
+    span: String,
+    location: String,
+    thread: String,
+    running_ms: u64,
+}
+
+/// When to capture each stall running now: at 1x, 2x, 4x ... the threshold.
+#[derive(Default)]
+struct Stacks {
+    /// Per stall: captures taken, and the running time the next is due at.
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    due: HashMap<(usize, u64), (u32, u64)>,
+}
+
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+impl Stacks {
+    /// Takes a capture of `s` if one is due and hands it, with `log`, to the
+    /// stacks thread; returns `log` when it is not handed on.
+    fn sample(&mut self, shared: &Arc<Shared>, s: &Stall, log: Option<Log>) -> Option<Log> {
+        use crate::monitor::stack;
+        if !shared.config.stack_capture {
+            return log;
+        }
+        let (taken, next) = self
+            .due
+            .entry(s.identity)
+            .or_insert((0, shared.threshold_ns));
+        if *taken >= stack::MAX_SAMPLES || s.running_ns < *next {
+            return log;
+        }
+        *taken += 1;
+        *next = next.saturating_mul(2);
+        let Some(raw) = stack::capture(&s.shard) else {
+            return log;
+        };
+        let to_thread = log.as_ref().map(|l| stack::Log {
+            span: l.span.clone(),
+            location: l.location.clone(),
+            thread: l.thread.clone(),
+            running_ms: l.running_ms,
+        });
+        let handed = stack::submit(shared, s.identity, s.site, raw, to_thread);
+        if *taken >= stack::MAX_SAMPLES {
+            stack::ended(shared, s.identity);
+        }
+        if handed {
+            None
+        } else {
+            log
+        }
+    }
+
+    /// Tells the stacks thread which stalls ended, to count each once.
+    fn forget_ended(&mut self, shared: &Arc<Shared>, current: &HashSet<(usize, u64)>) {
+        self.due.retain(|id, (taken, _)| {
+            if current.contains(id) {
+                return true;
+            }
+            if *taken > 0 && *taken < crate::monitor::stack::MAX_SAMPLES {
+                crate::monitor::stack::ended(shared, *id);
+            }
+            false
+        });
+    }
+}
+
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+impl Stacks {
+    fn sample(&mut self, _shared: &Arc<Shared>, _s: &Stall, log: Option<Log>) -> Option<Log> {
+        log
+    }
+
+    fn forget_ended(&mut self, _shared: &Arc<Shared>, _current: &HashSet<(usize, u64)>) {}
 }

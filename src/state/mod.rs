@@ -18,10 +18,12 @@ use std::sync::{Arc, Mutex};
 use crate::config::Config;
 use crate::util::lock;
 
+pub(crate) mod frames;
 pub(crate) mod held;
 pub(crate) mod histogram;
 pub(crate) mod joins;
 pub(crate) mod lag_history;
+pub(crate) mod location;
 pub(crate) mod outbound;
 pub(crate) mod routes;
 pub(crate) mod runtime_samples;
@@ -56,6 +58,8 @@ pub(crate) struct Shared {
     pub(crate) lag_max_last_ns: AtomicU64,
     /// Lag per sampler interval over the last minutes, for the report page.
     pub(crate) lag_history: Mutex<lag_history::LagHistory>,
+    /// Culprit frames of stalls, from the watchdog's stack captures.
+    pub(crate) frames: frames::BlockingFrames,
     /// Stalls the watchdog has counted, per site.
     pub(crate) stall_counts: Mutex<std::collections::BTreeMap<u32, u64>>,
     /// Snapshots the endpoint has taken: concurrent scrapes share one.
@@ -76,6 +80,7 @@ impl Shared {
                 .as_nanos()
                 .min(u64::MAX as u128) as u64,
             sites: Sites::new(config.label_cap),
+            frames: frames::BlockingFrames::new(config.label_cap),
             config,
             clock: quanta::Clock::new(),
             shards: Mutex::new(Vec::new()),
@@ -97,7 +102,7 @@ impl Shared {
 
     /// Called once per thread per doctor, off the hot path.
     pub(crate) fn register_thread(&self) -> Arc<ThreadShard> {
-        let shard = Arc::new(ThreadShard::new());
+        let shard = Arc::new(ThreadShard::new(self.config.stack_capture));
         lock(&self.shards).push(shard.clone());
         shard
     }
@@ -192,6 +197,7 @@ impl Shared {
                     thread: s.thread.clone(),
                     running_ns,
                     identity: (Arc::as_ptr(s) as usize, since),
+                    shard: s.clone(),
                 });
             }
         }

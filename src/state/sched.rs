@@ -101,6 +101,11 @@ impl SchedSample {
         }
     }
 
+    /// The kernel's id of the thread, where known.
+    pub(crate) fn tid(&self) -> Option<i32> {
+        self.tid
+    }
+
     /// Watchdog side. `poll` is the thread's current `poll_since` (0 when
     /// idle).
     pub(crate) fn sample(&self, clock: &quanta::Clock, poll: u64, now: u64) {

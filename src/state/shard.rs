@@ -1,7 +1,9 @@
 //! Per-thread shards: what one thread records of its polls, written by
 //! that thread alone and read by the watchdog and the exporter.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64};
+use std::cell::{Cell, UnsafeCell};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, AtomicUsize};
+use std::sync::Arc;
 
 use super::histogram::OwnedHistogram;
 
@@ -28,11 +30,18 @@ pub(crate) struct ThreadShard {
     /// freed on another thread, so one shard's count can be negative; the
     /// sum over all shards is the number alive). Owning thread writes.
     pub(crate) nodes: AtomicI64,
+    /// The kernel's id of this thread (0 where unknown): where the
+    /// watchdog sends a stack capture request.
+    pub(crate) tid: i32,
+    /// This thread's stack capture buffer, when stack capture is on
+    /// (shared by every doctor's shard of this thread).
+    pub(crate) capture: Option<Arc<CaptureSlot>>,
 }
 
 impl ThreadShard {
-    pub(super) fn new() -> ThreadShard {
+    pub(super) fn new(stack_capture: bool) -> ThreadShard {
         let t = std::thread::current();
+        let sched = crate::state::sched::SchedSample::for_current_thread();
         ThreadShard {
             polls: OwnedHistogram::default(),
             poll_since: AtomicU64::new(0),
@@ -42,9 +51,11 @@ impl ThreadShard {
                 .name()
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("{:?}", t.id())),
-            sched: crate::state::sched::SchedSample::for_current_thread(),
+            tid: sched.tid().unwrap_or(0),
+            sched,
             preempted: AtomicU64::new(0),
             nodes: AtomicI64::new(0),
+            capture: stack_capture.then(this_thread_slot).flatten(),
         }
     }
 }
@@ -57,4 +68,150 @@ pub(crate) struct Stall {
     pub(crate) running_ns: u64,
     /// Identifies the stall: the shard's address and the poll's start.
     pub(crate) identity: (usize, u64),
+    /// The stalled thread's shard, for a stack capture.
+    pub(crate) shard: Arc<ThreadShard>,
+}
+
+/// Bytes of stack the signal handler copies from the interrupted stack
+/// pointer up: enough for the frames of a deep handler, bounded so a
+/// capture is a few microseconds of `memcpy`.
+pub(crate) const STACK_BYTES: usize = 64 * 1024;
+
+/// States of a [`CaptureSlot`]: the watchdog arms it and signals the
+/// thread; the handler claims it (`WRITING`) only from `ARMED`, so a capture
+/// the watchdog abandoned is never written, and marks it `DONE`.
+pub(crate) mod slot_state {
+    /// Free: no capture requested.
+    pub(crate) const IDLE: u8 = 0;
+    /// Requested; the signal is on its way.
+    pub(crate) const ARMED: u8 = 1;
+    /// The handler is copying.
+    pub(crate) const WRITING: u8 = 2;
+    /// The copy is complete; the watchdog may read it.
+    pub(crate) const DONE: u8 = 3;
+}
+
+/// One thread's preallocated stack capture buffer. Written only by that
+/// thread's signal handler (async-signal-safe: atomics and a bounded copy),
+/// read only by a watchdog after `DONE`.
+pub(crate) struct CaptureSlot {
+    pub(crate) state: AtomicU8,
+    /// Interrupted program counter, stack pointer, frame pointer and link
+    /// register (aarch64; 0 on x86_64).
+    pub(crate) pc: AtomicU64,
+    pub(crate) sp: AtomicU64,
+    pub(crate) fp: AtomicU64,
+    pub(crate) lr: AtomicU64,
+    /// Bytes of `buf` the handler filled, from `sp` up.
+    pub(crate) len: AtomicUsize,
+    /// This thread's stack, `[lo, hi)`: the handler copies nothing outside it.
+    pub(crate) stack_lo: usize,
+    pub(crate) stack_hi: usize,
+    buf: Box<[UnsafeCell<u8>]>,
+}
+
+// SAFETY: `buf` is written only by the owning thread's signal handler while
+// the slot is `WRITING` and read only by the watchdog once it is `DONE`;
+// the state's Acquire/Release orders the two.
+unsafe impl Sync for CaptureSlot {}
+
+impl std::fmt::Debug for CaptureSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureSlot")
+            .field("state", &self.state)
+            .field("stack", &(self.stack_lo..self.stack_hi))
+            .finish_non_exhaustive()
+    }
+}
+
+impl CaptureSlot {
+    /// Start of the buffer, for the handler's copy.
+    pub(crate) fn buf_ptr(&self) -> *mut u8 {
+        UnsafeCell::raw_get(self.buf.as_ptr())
+    }
+
+    /// Watchdog side, once the state is `DONE`: the copied stack bytes.
+    pub(crate) fn copied(&self) -> Vec<u8> {
+        let len = self
+            .len
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .min(STACK_BYTES);
+        // SAFETY: the handler finished writing (state DONE, read with
+        // Acquire by the caller) and writes again only after the caller
+        // re-arms the slot.
+        unsafe { std::slice::from_raw_parts(self.buf_ptr(), len) }.to_vec()
+    }
+}
+
+/// The calling thread's stack bounds, `[lo, hi)`.
+#[cfg(target_os = "linux")]
+fn stack_bounds() -> Option<(usize, usize)> {
+    // SAFETY: attr is initialised by pthread_getattr_np before use and
+    // destroyed after; the out-pointers are valid locals.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return None;
+        }
+        let mut addr: *mut libc::c_void = std::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let rc = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
+        libc::pthread_attr_destroy(&mut attr);
+        (rc == 0 && !addr.is_null()).then(|| (addr as usize, addr as usize + size))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn stack_bounds() -> Option<(usize, usize)> {
+    None
+}
+
+/// Keeps this thread's slot alive as long as the thread, and clears the
+/// pointer the handler reads before it goes.
+struct SlotHolder(Arc<CaptureSlot>);
+
+impl Drop for SlotHolder {
+    fn drop(&mut self) {
+        SLOT_PTR.with(|p| p.set(std::ptr::null()));
+    }
+}
+
+thread_local! {
+    /// What the signal handler reads: const-initialised with no destructor,
+    /// so reading it never allocates, locks or runs lazy initialisation.
+    static SLOT_PTR: Cell<*const CaptureSlot> = const { Cell::new(std::ptr::null()) };
+    static SLOT: std::cell::OnceCell<Option<SlotHolder>> = const { std::cell::OnceCell::new() };
+}
+
+/// This thread's capture slot, created on first use (at registration, off
+/// the hot path). `None` where the stack bounds are unknown.
+fn this_thread_slot() -> Option<Arc<CaptureSlot>> {
+    SLOT.try_with(|s| {
+        s.get_or_init(|| {
+            let (lo, hi) = stack_bounds()?;
+            let slot = Arc::new(CaptureSlot {
+                state: AtomicU8::new(slot_state::IDLE),
+                pc: AtomicU64::new(0),
+                sp: AtomicU64::new(0),
+                fp: AtomicU64::new(0),
+                lr: AtomicU64::new(0),
+                len: AtomicUsize::new(0),
+                stack_lo: lo,
+                stack_hi: hi,
+                buf: (0..STACK_BYTES).map(|_| UnsafeCell::new(0)).collect(),
+            });
+            SLOT_PTR.with(|p| p.set(Arc::as_ptr(&slot)));
+            Some(SlotHolder(slot))
+        })
+        .as_ref()
+        .map(|h| h.0.clone())
+    })
+    .ok()
+    .flatten()
+}
+
+/// Signal-handler side: the calling thread's slot, or null. Reads one
+/// const-initialised thread-local: async-signal-safe.
+pub(crate) fn current_slot() -> *const CaptureSlot {
+    SLOT_PTR.with(Cell::get)
 }

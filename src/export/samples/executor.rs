@@ -98,6 +98,19 @@ pub(super) fn collect(
         }
     }
 
+    let f = fams.family("tokio_doctor_blocking_frames_total");
+    for (site, function, frame_location, n) in shared.frames.counts() {
+        if let Some(meta) = shared.sites.get(site).meta.get() {
+            let labels = vec![
+                meta.span.clone(),
+                meta.location.clone(),
+                function,
+                frame_location,
+            ];
+            f.scalar(labels, n as f64);
+        }
+    }
+
     fams.family("tokio_doctor_event_loop_lag_seconds")
         .histogram(&LAG_BUCKETS, &shared.lag.snapshot());
     let lag_max = shared

@@ -81,6 +81,15 @@ pub(super) const ROWS: &[MetricDef] = &[
          stall while it was still running.",
     ),
     doctor(
+        "tokio_doctor_blocking_frames_total",
+        Counter,
+        &["span", "location", "function", "frame_location"],
+        "Stalls the watchdog caught, by the frame of the service's own code the stalled \
+         worker's stack was in (the culprit: function without generics, frame_location its \
+         file:line, or unknown without line tables), and the span or route it was blamed on. \
+         Linux only; capped by the label cap with function=\"other\".",
+    ),
+    doctor(
         "tokio_doctor_event_loop_lag_seconds",
         Histogram,
         &[],

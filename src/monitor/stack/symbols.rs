@@ -1,0 +1,345 @@
+//! Unwinding a copied stack and naming its frames, off the hot path (in
+//! the watchdog), from the loaded modules' own files: `.eh_frame` for the
+//! unwind rules (framehop), DWARF line tables for `file:line` (addr2line)
+//! and the symbol table where there are none. Built once per process, on
+//! the first capture; the files are mapped read-only and kept.
+
+use std::borrow::Cow;
+use std::ffi::CStr;
+
+use addr2line::gimli;
+use framehop::Unwinder;
+use object::{Object, ObjectSection, ObjectSymbol};
+
+use crate::state::location::{origin, stable_path, without_generics, Origin};
+
+type Slice = gimli::EndianSlice<'static, gimli::RunTimeEndian>;
+
+#[cfg(target_arch = "x86_64")]
+type Arch = framehop::x86_64::UnwinderX86_64<&'static [u8]>;
+#[cfg(target_arch = "x86_64")]
+type Cache = framehop::x86_64::CacheX86_64;
+#[cfg(target_arch = "aarch64")]
+type Arch = framehop::aarch64::UnwinderAarch64<&'static [u8]>;
+#[cfg(target_arch = "aarch64")]
+type Cache = framehop::aarch64::CacheAarch64;
+
+/// Deepest stack walked.
+const MAX_FRAMES: usize = 128;
+
+/// One frame, symbolized.
+#[derive(Debug, Clone)]
+pub(crate) struct Frame {
+    pub(crate) function: String,
+    /// Stable `file:line`, or `unknown`.
+    pub(crate) location: String,
+    pub(crate) origin: Origin,
+}
+
+struct Module {
+    avma: std::ops::Range<u64>,
+    bias: u64,
+    /// Whether this is the main executable (the service's code lives there).
+    main: bool,
+    dwarf: Option<addr2line::Context<Slice>>,
+    comp_dirs: Vec<String>,
+    /// Text symbols: start, end, name; sorted by start.
+    symbols: Vec<(u64, u64, &'static str)>,
+}
+
+/// The process's modules and their unwind and debug info.
+pub(crate) struct Symbolizer {
+    modules: Vec<Module>,
+    unwinder: Arch,
+    cache: Cache,
+}
+
+// SAFETY: the symbolizer is only ever used behind a mutex (one thread at a
+// time); its lazily parsed DWARF caches are never shared.
+unsafe impl Send for Symbolizer {}
+
+struct Loaded {
+    name: String,
+    bias: u64,
+    exec: Vec<(u64, u64)>,
+}
+
+fn loaded_modules() -> Vec<Loaded> {
+    unsafe extern "C" fn each(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        data: *mut libc::c_void,
+    ) -> libc::c_int {
+        let out = &mut *(data as *mut Vec<Loaded>);
+        let info = &*info;
+        let name = if info.dlpi_name.is_null() {
+            String::new()
+        } else {
+            CStr::from_ptr(info.dlpi_name)
+                .to_string_lossy()
+                .into_owned()
+        };
+        let mut exec = Vec::new();
+        for i in 0..info.dlpi_phnum as usize {
+            let ph = &*info.dlpi_phdr.add(i);
+            if ph.p_type == libc::PT_LOAD && ph.p_flags & libc::PF_X != 0 {
+                exec.push((ph.p_vaddr, ph.p_vaddr + ph.p_memsz));
+            }
+        }
+        out.push(Loaded {
+            name,
+            bias: info.dlpi_addr,
+            exec,
+        });
+        0
+    }
+    let mut out: Vec<Loaded> = Vec::new();
+    // SAFETY: the callback only reads the entries it is given and pushes
+    // into the vector passed as `data`.
+    unsafe { libc::dl_iterate_phdr(Some(each), &mut out as *mut Vec<Loaded> as *mut _) };
+    out
+}
+
+/// Maps `path` read-only for the life of the process.
+fn map(path: &str) -> Option<&'static [u8]> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len() as usize;
+    if len == 0 {
+        return None;
+    }
+    // SAFETY: a private read-only mapping of a regular file; it is never
+    // unmapped, so the slice lives as long as the process.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE,
+            file.as_raw_fd(),
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            return None;
+        }
+        Some(std::slice::from_raw_parts(p as *const u8, len))
+    }
+}
+
+fn load_dwarf(obj: &object::File<'static>) -> Option<(addr2line::Context<Slice>, Vec<String>)> {
+    let endian = if obj.is_little_endian() {
+        gimli::RunTimeEndian::Little
+    } else {
+        gimli::RunTimeEndian::Big
+    };
+    obj.section_by_name(".debug_info")?;
+    let dwarf = gimli::Dwarf::load(|id| -> Result<Slice, gimli::Error> {
+        let data = obj
+            .section_by_name(id.name())
+            .and_then(|s| s.data().ok())
+            .unwrap_or(&[]);
+        Ok(gimli::EndianSlice::new(data, endian))
+    })
+    .ok()?;
+    // The directories the service's crates were compiled in, to make their
+    // absolute paths workspace-relative.
+    let mut dirs: Vec<String> = Vec::new();
+    let mut units = dwarf.units();
+    while let Ok(Some(header)) = units.next() {
+        let Ok(unit) = dwarf.unit(header) else {
+            continue;
+        };
+        if let Some(dir) = unit.comp_dir {
+            let dir = String::from_utf8_lossy(dir.slice()).into_owned();
+            if !dir.is_empty()
+                && origin(&format!("{dir}/x")) == Origin::Service
+                && !dirs.contains(&dir)
+            {
+                dirs.push(dir);
+            }
+        }
+    }
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.len()));
+    let ctx = addr2line::Context::from_dwarf(dwarf).ok()?;
+    Some((ctx, dirs))
+}
+
+impl Symbolizer {
+    pub(crate) fn new() -> Symbolizer {
+        let mut unwinder = Arch::new();
+        let mut modules = Vec::new();
+        for (i, m) in loaded_modules().into_iter().enumerate() {
+            if m.exec.is_empty() {
+                continue;
+            }
+            let main = i == 0 && m.name.is_empty();
+            let path = if main {
+                "/proc/self/exe".to_string()
+            } else {
+                m.name.clone()
+            };
+            let Some(data) = map(&path) else { continue };
+            let Ok(obj) = object::File::parse(data) else {
+                continue;
+            };
+            let section = |name: &str| {
+                obj.section_by_name(name).map(|s| {
+                    (
+                        s.address()..s.address() + s.size(),
+                        s.data().ok().unwrap_or(&[]),
+                    )
+                })
+            };
+            let (text_svma, text) = section(".text").unzip();
+            let (eh_frame_svma, eh_frame) = section(".eh_frame").unzip();
+            let (eh_frame_hdr_svma, eh_frame_hdr) = section(".eh_frame_hdr").unzip();
+            let info = framehop::ExplicitModuleSectionInfo {
+                base_svma: 0,
+                text_svma,
+                text,
+                got_svma: section(".got").map(|s| s.0),
+                eh_frame_svma,
+                eh_frame,
+                eh_frame_hdr_svma,
+                eh_frame_hdr,
+                ..Default::default()
+            };
+            let lo = m.exec.iter().map(|r| r.0).min().unwrap_or(0) + m.bias;
+            let hi = m.exec.iter().map(|r| r.1).max().unwrap_or(0) + m.bias;
+            unwinder.add_module(framehop::Module::new(path, lo..hi, m.bias, info));
+            let (dwarf, comp_dirs) = match load_dwarf(&obj) {
+                Some((c, d)) => (Some(c), d),
+                None => (None, Vec::new()),
+            };
+            let mut symbols: Vec<(u64, u64, &'static str)> = obj
+                .symbols()
+                .chain(obj.dynamic_symbols())
+                .filter(|s| s.kind() == object::SymbolKind::Text && s.address() != 0)
+                .filter_map(|s| Some((s.address(), s.address() + s.size().max(1), s.name().ok()?)))
+                .collect();
+            symbols.sort_unstable();
+            symbols.dedup_by_key(|s| s.0);
+            modules.push(Module {
+                avma: lo..hi,
+                bias: m.bias,
+                main,
+                dwarf,
+                comp_dirs,
+                symbols,
+            });
+        }
+        Symbolizer {
+            modules,
+            unwinder,
+            cache: Cache::new(),
+        }
+    }
+
+    /// Return addresses (lookup addresses: one byte into the call) of the
+    /// copied stack, innermost first.
+    pub(crate) fn unwind(&mut self, regs: [u64; 4], stack: &[u8]) -> Vec<u64> {
+        let [pc, sp, fp, _lr] = regs;
+        let mut read = |addr: u64| -> Result<u64, ()> {
+            let off = addr.checked_sub(sp).ok_or(())? as usize;
+            let bytes = stack.get(off..off + 8).ok_or(())?;
+            Ok(u64::from_ne_bytes(bytes.try_into().map_err(|_| ())?))
+        };
+        #[cfg(target_arch = "x86_64")]
+        let start = framehop::x86_64::UnwindRegsX86_64::new(pc, sp, fp);
+        #[cfg(target_arch = "aarch64")]
+        let start = framehop::aarch64::UnwindRegsAarch64::new(_lr, sp, fp);
+        let mut out = Vec::new();
+        let mut it = self
+            .unwinder
+            .iter_frames(pc, start, &mut self.cache, &mut read);
+        while out.len() < MAX_FRAMES {
+            match it.next() {
+                Ok(Some(f)) => out.push(f.address_for_lookup()),
+                _ => break,
+            }
+        }
+        out
+    }
+
+    /// Every frame at `addr`, inlined ones first (innermost first).
+    pub(crate) fn frames_at(&self, addr: u64) -> Vec<Frame> {
+        let Some(m) = self.modules.iter().find(|m| m.avma.contains(&addr)) else {
+            return vec![Frame {
+                function: format!("{addr:#x}"),
+                location: "unknown".into(),
+                origin: Origin::Std,
+            }];
+        };
+        let svma = addr - m.bias;
+        let mut out = Vec::new();
+        if let Some(ctx) = &m.dwarf {
+            if let Ok(mut frames) = ctx.find_frames(svma).skip_all_loads() {
+                while let Ok(Some(f)) = frames.next() {
+                    let raw = f.function.as_ref().and_then(|n| n.raw_name().ok());
+                    let file = f.location.as_ref().and_then(|l| l.file);
+                    let line = f.location.as_ref().and_then(|l| l.line);
+                    out.push(self.frame(m, raw, file, line));
+                }
+            }
+        }
+        if out.is_empty() {
+            let name = m
+                .symbols
+                .partition_point(|s| s.0 <= svma)
+                .checked_sub(1)
+                .map(|i| m.symbols[i])
+                .filter(|s| svma < s.1 || s.1 == s.0 + 1)
+                .map(|s| Cow::Borrowed(s.2));
+            out.push(self.frame(m, name, None, None));
+        }
+        out
+    }
+
+    fn frame(
+        &self,
+        m: &Module,
+        raw: Option<Cow<'_, str>>,
+        file: Option<&str>,
+        line: Option<u32>,
+    ) -> Frame {
+        let function = raw
+            .map(|r| without_generics(&format!("{:#}", rustc_demangle::demangle(&r))))
+            .unwrap_or_else(|| "(unknown)".into());
+        let origin = match file {
+            Some(f) => origin(f),
+            // Without line tables: by the function's path, and only code
+            // in the executable can be the service's own.
+            None if m.main => origin_of_name(&function),
+            None => Origin::Std,
+        };
+        let origin = if origin == Origin::Service {
+            origin_of_name(&function)
+        } else {
+            origin
+        };
+        let location = match (file, line) {
+            (Some(f), Some(l)) => format!("{}:{l}", stable_path(f, &m.comp_dirs)),
+            (Some(f), None) => stable_path(f, &m.comp_dirs),
+            _ => "unknown".into(),
+        };
+        Frame {
+            function,
+            location,
+            origin,
+        }
+    }
+}
+
+/// Where a function belongs by its path alone.
+fn origin_of_name(function: &str) -> Origin {
+    let path = function.trim_start_matches('<');
+    let krate = path.split("::").next().unwrap_or("");
+    match krate {
+        "std" | "core" | "alloc" | "__rust_begin_short_backtrace" => Origin::Std,
+        "tokio" | "tracing" | "tracing_core" | "tracing_subscriber" | "futures_util"
+        | "futures_core" => Origin::Dependency,
+        "tokio_doctor" => Origin::Doctor,
+        _ if function.starts_with("(unknown)") || function.starts_with("0x") => Origin::Std,
+        _ => Origin::Service,
+    }
+}
