@@ -1,7 +1,7 @@
 //! The sampler: once per `sample_interval`, reads the runtime's metrics
 //! through tokio-metrics, folds away exited threads, rotates the lag
 //! maximum, notes the interval's lag in the history the report page
-//! draws, and (when asked) pushes everything into the global recorder.
+//! draws with the trends beside its findings, and (when asked) pushes everything into the global recorder.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -27,6 +27,7 @@ pub(crate) async fn run(shared: Arc<Shared>, handle: tokio::runtime::Handle) {
         crate::detect::connection_churn::sample(&shared);
         crate::detect::held_across_await::sample(&shared);
         crate::detect::shape_sampler::sample(&shared, &handle);
+        crate::state::trends::sample(&shared);
         let lag_max_ns = shared.lag_max_ns.swap(0, Relaxed);
         shared.lag_max_last_ns.store(lag_max_ns, Relaxed);
         crate::lock::lock(&shared.lag_history).record(

@@ -30,6 +30,7 @@ pub(crate) mod series;
 pub(crate) mod shape_stats;
 pub(crate) mod shard;
 pub(crate) mod sites;
+pub(crate) mod trends;
 
 use histogram::{SharedHistogram, Snapshot};
 use runtime_samples::RuntimeRecorder;
@@ -56,6 +57,9 @@ pub(crate) struct Shared {
     pub(crate) lag_max_last_ns: AtomicU64,
     /// Lag per sampler interval over the last minutes, for the report page.
     pub(crate) lag_history: Mutex<lag_history::LagHistory>,
+    /// Queue depths, calls in flight, slots held and live tasks over the
+    /// last minutes, for the report page's charts.
+    pub(crate) trends: Mutex<trends::Trends>,
     /// Stalls the watchdog has counted, per site.
     pub(crate) stall_counts: Mutex<std::collections::BTreeMap<u32, u64>>,
     /// Snapshots the endpoint has taken: concurrent scrapes share one.
@@ -99,6 +103,7 @@ impl Shared {
             lag_max_ns: AtomicU64::new(0),
             lag_max_last_ns: AtomicU64::new(0),
             lag_history: Mutex::new(Default::default()),
+            trends: Mutex::new(Default::default()),
             stall_counts: Mutex::new(Default::default()),
             endpoint_snapshots: AtomicU64::new(0),
             runtime: RuntimeRecorder::new(runtime_metric),
