@@ -479,7 +479,7 @@ mod chart_tests {
         ];
         let page = render(&report(vec![q.clone(), c.clone()], trends));
         let queue = item(&page, "queue_growth");
-        assert!(queue.contains("queue depth over the last minutes"));
+        assert!(queue.contains("queue depth: rising"));
         assert!(queue.contains(">731</text>"), "the depth now is labelled");
         assert!(
             !queue.contains(">64</text>"),

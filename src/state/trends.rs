@@ -25,6 +25,32 @@ pub(crate) const TREND_POINTS: usize = 120;
 /// half a megabyte.
 pub(crate) const MAX_TRENDS: usize = 256;
 
+/// Seconds a rate series is averaged over: a few holds' worth, as the
+/// held detector's own slots-lost gauge does over its window.
+pub(crate) const RATE_WINDOW_SECONDS: f64 = 5.0;
+
+/// The growth per second of a counter, each point over the window before
+/// it (or since the first point, while the window fills).
+fn rates(points: &VecDeque<TrendPoint>) -> Vec<TrendPoint> {
+    let mut from = 0;
+    let mut out = Vec::with_capacity(points.len());
+    for (i, p) in points.iter().enumerate().skip(1) {
+        while p.uptime_seconds - points[from + 1].uptime_seconds >= RATE_WINDOW_SECONDS {
+            from += 1;
+        }
+        let first = points[from];
+        let secs = p.uptime_seconds - first.uptime_seconds;
+        if secs > 0.0 {
+            out.push(TrendPoint {
+                uptime_seconds: p.uptime_seconds,
+                value: (p.value - first.value).max(0.0) / secs,
+            });
+        }
+        debug_assert!(from < i);
+    }
+    out
+}
+
 /// One point of a [`Trend`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TrendPoint {
@@ -77,6 +103,14 @@ impl Of {
         }
     }
 
+    /// Whether the series keeps a counter of busy seconds whose growth per
+    /// second is drawn: by Little's law, the mean number of slots kept
+    /// busy. Holds end (and add to the counter) in lumps, so the rate is
+    /// taken over [`RATE_WINDOW_SECONDS`], not one interval.
+    fn is_rate(self) -> bool {
+        matches!(self, Of::Held(_) | Of::IdleHeld(_))
+    }
+
     fn unit(self) -> &'static str {
         match self {
             Of::Queue(_) => "items",
@@ -89,9 +123,8 @@ impl Of {
 struct Series {
     span: String,
     location: String,
+    /// Values, or for a rate series the counter it is the growth of.
     points: VecDeque<TrendPoint>,
-    /// The counter a rate series is the difference of, at the last point.
-    last_total: Option<(f64, u64)>,
 }
 
 /// Every series, written by the sampler once per interval and read by the
@@ -113,7 +146,6 @@ impl Trends {
                     span,
                     location,
                     points: VecDeque::with_capacity(TREND_POINTS),
-                    last_total: None,
                 }))
             }
         }
@@ -126,17 +158,11 @@ impl Trends {
         }
     }
 
-    /// Notes the growth of the nanosecond counter `total` since the last
-    /// interval, per second: by Little's law, the mean number of slots a
-    /// resource kept busy over the interval.
-    fn rate_ns(&mut self, of: Of, t: f64, total: u64, name: impl FnOnce() -> (String, String)) {
-        let Some(s) = self.series(of, name) else {
-            return;
-        };
-        if let Some((t0, v0)) = s.last_total.replace((t, total)) {
-            if t > t0 {
-                s.push(t, total.saturating_sub(v0) as f64 / 1e9 / (t - t0));
-            }
+    /// Notes the nanosecond counter `total`; read back as its growth per
+    /// second (see [`Of::is_rate`]).
+    fn counter_ns(&mut self, of: Of, t: f64, total: u64, name: impl FnOnce() -> (String, String)) {
+        if let Some(s) = self.series(of, name) {
+            s.push(t, total as f64 / 1e9);
         }
     }
 
@@ -150,7 +176,11 @@ impl Trends {
                 span: s.span.clone(),
                 location: s.location.clone(),
                 unit: of.unit(),
-                points: s.points.iter().copied().collect(),
+                points: if of.is_rate() {
+                    rates(&s.points)
+                } else {
+                    s.points.iter().copied().collect()
+                },
             })
             .collect()
     }
@@ -190,8 +220,8 @@ pub(crate) fn sample(shared: &Shared) {
             trends.gauge(Of::InFlight(idx), t, o.in_flight() as f64, name);
         }
         if let Some(h) = site.held.get() {
-            trends.rate_ns(Of::Held(idx), t, h.hold_ns.load(Relaxed), name);
-            trends.rate_ns(Of::IdleHeld(idx), t, h.idle_ns.load(Relaxed), name);
+            trends.counter_ns(Of::Held(idx), t, h.hold_ns.load(Relaxed), name);
+            trends.counter_ns(Of::IdleHeld(idx), t, h.idle_ns.load(Relaxed), name);
         }
         if let Some(tasks) = site.shape.tasks.get() {
             trends.gauge(Of::LiveTasks(idx), t, tasks.live() as f64, name);
@@ -223,16 +253,20 @@ mod tests {
     }
 
     #[test]
-    fn held_slots_are_busy_nanoseconds_per_second() {
+    fn held_slots_are_busy_seconds_per_second_over_the_rate_window() {
         let mut trends = Trends::default();
-        // 2.5 s of holding per second: two and a half slots busy.
-        for i in 0..4u64 {
-            trends.rate_ns(Of::Held(3), i as f64, i * 2_500_000_000, name);
+        // 2.5 s of holding per second, added in lumps every other second.
+        for i in 0..20u64 {
+            let total = (i / 2) * 5_000_000_000;
+            trends.counter_ns(Of::Held(3), i as f64, total, name);
         }
         let t = &trends.of("orders.tx", "src/shop.rs:12")[0];
         assert_eq!(t.name, "held_slots");
-        assert_eq!(t.points.len(), 3, "the first sample only starts the rate");
-        assert!(t.points.iter().all(|p| (p.value - 2.5).abs() < 1e-9));
+        assert_eq!(t.points.len(), 19, "the first sample only starts the rate");
+        // Once the window is full the lumps average out to 2.5 slots.
+        for p in &t.points[5..] {
+            assert!((p.value - 2.5).abs() <= 0.5, "{p:?}");
+        }
     }
 
     #[test]

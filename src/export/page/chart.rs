@@ -12,9 +12,9 @@ use super::format::{elapsed, escape, figure};
 use crate::export::report::TrendPoint;
 
 /// Width of every chart, in pixels: three fit beside the figures table.
-const W: f64 = 330.0;
+const W: f64 = 300.0;
 /// Where bars start: their labels sit to the left.
-const LABEL_W: f64 = 96.0;
+const LABEL_W: f64 = 88.0;
 /// Room right of the longest bar for its value.
 const VALUE_W: f64 = 66.0;
 const ROW_H: f64 = 20.0;
@@ -248,15 +248,31 @@ pub(super) fn trend(
             value = escape(&figure(l.value, unit)),
         );
     }
-    let legend: Vec<String> = lines.iter().map(|l| escape(l.legend)).collect();
     let _ = write!(
         out,
         "<text class=\"axis-label\" x=\"0\" y=\"{H}\" dy=\"-2\">{ago} ago</text>\
          <text class=\"axis-label\" x=\"{plot_w}\" y=\"{H}\" dy=\"-2\" text-anchor=\"end\">now</text>\
-         <text class=\"axis-label\" x=\"{plot_w}\" y=\"10\" text-anchor=\"end\">{legend}</text>",
+         <text class=\"axis-label\" x=\"0\" y=\"10\">{top}</text>",
         ago = elapsed(secs),
-        legend = legend.join(" · "),
+        top = escape(&figure(highest, unit)),
     );
+    // A legend only where there is more than one line, in their colours.
+    if lines.len() > 1 {
+        let _ = write!(
+            out,
+            "<text class=\"axis-label\" x=\"{plot_w}\" y=\"10\" text-anchor=\"end\">"
+        );
+        for (i, l) in lines.iter().enumerate() {
+            let _ = write!(
+                out,
+                "{sep}<tspan class=\"legend {tone}\">{legend}</tspan>",
+                sep = if i == 0 { "" } else { " · " },
+                tone = l.tone.class(),
+                legend = escape(l.legend),
+            );
+        }
+        out.push_str("</text>");
+    }
     close(out);
 }
 

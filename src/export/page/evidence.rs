@@ -191,7 +191,7 @@ pub(super) fn charts(f: &Finding, trends: &[&Trend], uptime: f64, out: &mut Stri
             if let Some(l) = line("depth", "queue_depth", Bad) {
                 trend(
                     out,
-                    "queue depth over the last minutes",
+                    "queue depth: rising, not draining",
                     "items",
                     &[l],
                     None,
@@ -255,13 +255,7 @@ pub(super) fn charts(f: &Finding, trends: &[&Trend], uptime: f64, out: &mut Stri
             .into_iter()
             .flatten()
             .collect();
-            trend(
-                out,
-                "pool slots held (mean per second)",
-                "count",
-                &lines,
-                None,
-            );
+            trend(out, "pool slots held, and held idle", "count", &lines, None);
             if f.kind == FindingKind::HeldAcrossAwait {
                 some_bars(
                     out,
@@ -339,7 +333,7 @@ fn tasks_trend(out: &mut String, line: Option<Line<'_>>, threshold: Option<f64>)
     };
     trend(
         out,
-        "live tasks over the last minutes",
+        "live tasks vs the threshold",
         "count",
         &[l],
         limit("threshold", threshold),

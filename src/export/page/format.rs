@@ -18,12 +18,14 @@ pub(crate) fn escape(s: &str) -> String {
     out
 }
 
-/// A duration for people: `850 µs`, `20.1 ms`, `1.250 s`, `3 m 20 s`.
+/// A duration for people: `40 ns`, `850 µs`, `20.1 ms`, `1.250 s`, `3 m 20 s`.
 pub(super) fn duration(secs: f64) -> String {
     if !secs.is_finite() {
         "∞".into()
     } else if secs <= 0.0 {
         "0 s".into()
+    } else if secs < 1e-6 {
+        format!("{:.0} ns", secs * 1e9)
     } else if secs < 0.001 {
         format!("{:.0} µs", secs * 1e6)
     } else if secs < 1.0 {
@@ -79,6 +81,7 @@ pub(super) fn figure(value: f64, unit: &str) -> String {
         "ratio" => format!("{:.0} %", value * 100.0),
         "bool" => if value != 0.0 { "yes" } else { "no" }.into(),
         _ if unit.ends_with("/second") => format!("{}/s", number(value)),
+        "count" | "items" => number(value),
         _ if value.fract() == 0.0 && value.abs() < 1e15 => format!("{value:.0}"),
         _ => format!("{value:.3}"),
     }
@@ -110,5 +113,7 @@ mod tests {
         assert_eq!(number(15_300.0), "15.3 k");
         assert_eq!(number(0.333), "0.33");
         assert_eq!(number(16.0), "16");
+        assert_eq!(figure(3.73, "count"), "3.7");
+        assert_eq!(duration(0.000_000_04), "40 ns");
     }
 }
