@@ -86,6 +86,7 @@ fn metrics_and_report_are_served_and_bad_requests_get_clear_answers() {
         "{body}"
     );
     assert!(report["lag_history"].is_array(), "{body}");
+    assert!(report["trends"].is_array(), "{body}");
     let (status, _, body2) = request(
         addr,
         "GET /doctor?x=1 HTTP/1.1\r\nAccept: application/json\r\n\r\n",

@@ -10,7 +10,7 @@ pub(crate) mod snapshot;
 mod table;
 pub(crate) mod text;
 
-pub use report::{LagPoint, LagSummary, Report};
+pub use report::{LagPoint, LagSummary, Report, Trend, TrendPoint};
 pub(crate) use table::runtime_metric;
 pub use table::{metric, MetricDef, MetricType, Source, METRICS};
 

@@ -9,7 +9,13 @@
 
 use std::fmt::Write;
 
-use crate::export::report::{LagPoint, Report};
+mod chart;
+mod evidence;
+mod format;
+
+use format::{duration, elapsed, escape, figure};
+
+use crate::export::report::{LagPoint, Report, Trend};
 use crate::finding::{Finding, Severity};
 
 /// Content type of the page.
@@ -26,22 +32,6 @@ const SLOT: &str = "<!--report-->";
 
 /// The event-loop lag alert threshold, drawn on the chart.
 const LAG_LIMIT_SECONDS: f64 = 0.05;
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The whole page for a report.
 pub(crate) fn render(report: &Report) -> String {
@@ -60,49 +50,6 @@ fn severity(s: Severity) -> &'static str {
         Severity::Info => "info",
         Severity::Warning => "warning",
         Severity::Critical => "critical",
-    }
-}
-
-/// A duration for people: `850 µs`, `20.1 ms`, `1.250 s`, `3 m 20 s`.
-fn duration(secs: f64) -> String {
-    if !secs.is_finite() {
-        "∞".into()
-    } else if secs <= 0.0 {
-        "0 s".into()
-    } else if secs < 0.001 {
-        format!("{:.0} µs", secs * 1e6)
-    } else if secs < 1.0 {
-        format!("{:.1} ms", secs * 1e3)
-    } else if secs < 120.0 {
-        format!("{secs:.3} s")
-    } else if secs < 7200.0 {
-        format!("{} m {} s", (secs / 60.0) as u64, (secs % 60.0) as u64)
-    } else {
-        format!(
-            "{} h {} m",
-            (secs / 3600.0) as u64,
-            ((secs % 3600.0) / 60.0) as u64
-        )
-    }
-}
-
-/// A stretch of time in whole units: `23 s`, `10 m 0 s`.
-fn elapsed(secs: f64) -> String {
-    if secs < 120.0 {
-        format!("{secs:.0} s")
-    } else {
-        duration(secs)
-    }
-}
-
-fn figure(value: f64, unit: &str) -> String {
-    match unit {
-        "seconds" => duration(value),
-        "bytes" if value >= 1024.0 * 1024.0 => format!("{:.1} MiB", value / (1024.0 * 1024.0)),
-        "bytes" if value >= 1024.0 => format!("{:.1} KiB", value / 1024.0),
-        "bytes" => format!("{value:.0} B"),
-        _ if value.fract() == 0.0 && value.abs() < 1e15 => format!("{value:.0}"),
-        _ => format!("{value:.3}"),
     }
 }
 
@@ -164,14 +111,19 @@ fn report_section(r: &Report, out: &mut String) {
         }
         out.push_str("</ul>\n<ol class=\"findings\">\n");
         for f in &r.findings {
-            finding(f, out);
+            let trends: Vec<&Trend> = r
+                .trends
+                .iter()
+                .filter(|t| t.span == f.span && t.location == f.location)
+                .collect();
+            finding(f, &trends, r.uptime_seconds, out);
         }
         out.push_str("</ol>\n");
     }
     out.push_str("</section>\n</div>\n");
 }
 
-fn finding(f: &Finding, out: &mut String) {
+fn finding(f: &Finding, trends: &[&Trend], uptime: f64, out: &mut String) {
     let sev = severity(f.severity);
     let _ = write!(
         out,
@@ -180,13 +132,30 @@ fn finding(f: &Finding, out: &mut String) {
          <span class=\"site\"><code class=\"span\">{span}</code> <small>at</small> \
          <code class=\"location\">{location}</code></span>\
          <span class=\"cost\" title=\"what it cost since start\">{cost}</span></div>\n\
-         <p class=\"msg\">{msg}</p>\n<table class=\"evidence\">",
+         <p class=\"msg\">{msg}</p>\n<div class=\"body\">",
         kind = escape(f.kind.as_str()),
         span = escape(&f.span),
         location = escape(&f.location),
         cost = duration(f.cost_seconds),
         msg = escape(&f.message),
     );
+    // The pictures first, where they read at a glance; every figure stays
+    // in the table beside them.
+    let charts_at = out.len();
+    out.push_str("<div class=\"charts\">");
+    evidence::charts(f, trends, uptime, out);
+    let charted = out.len() > charts_at + "<div class=\"charts\">".len();
+    if charted {
+        // The figures behind the charts, one click away.
+        let _ = write!(
+            out,
+            "</div><details class=\"figures-table\"><summary>all {} figures</summary>",
+            f.evidence.len() + 2
+        );
+    } else {
+        out.truncate(charts_at);
+    }
+    out.push_str("<table class=\"evidence\">");
     let _ = write!(
         out,
         "<tr><td>target</td><td><code>{}</code></td></tr><tr><td>observed</td><td>{} times</td></tr>",
@@ -201,9 +170,13 @@ fn finding(f: &Finding, out: &mut String) {
             escape(&figure(e.value, e.unit))
         );
     }
+    out.push_str("</table>");
+    if charted {
+        out.push_str("</details>");
+    }
     let _ = write!(
         out,
-        "</table>\n<p class=\"fix\"><b>Fix:</b> {}</p>\n</li>\n",
+        "</div>\n<p class=\"fix\"><b>Fix:</b> {}</p>\n</li>\n",
         escape(&f.fix)
     );
 }
@@ -285,6 +258,7 @@ mod tests {
                     samples: 100,
                 })
                 .collect(),
+            trends: Vec::new(),
         }
     }
 
@@ -330,17 +304,193 @@ mod tests {
         short.lag_history.truncate(1);
         assert!(render(&short).contains("fills in"));
     }
+}
+
+#[cfg(test)]
+mod chart_tests {
+    use super::*;
+    use crate::export::report::{LagSummary, TrendPoint};
+    use crate::finding::{Evidence, FindingKind};
+
+    /// The figures each kind's detector reports, as the demo shows them.
+    fn evidence_of(kind: FindingKind) -> Vec<Evidence> {
+        let e = |pairs: &[(&'static str, f64, &'static str)]| {
+            pairs
+                .iter()
+                .map(|&(n, v, u)| Evidence::new(n, v, u))
+                .collect()
+        };
+        match kind {
+            FindingKind::SerialAwaits => e(&[
+                ("longest_chain", 5.0, "count"),
+                ("mean_call_seconds", 0.02, "seconds"),
+            ]),
+            FindingKind::UnboundedFanout => e(&[
+                ("peak_concurrent", 800.0, "count"),
+                ("threshold_concurrent", 256.0, "count"),
+                ("suggested_bound", 16.0, "count"),
+            ]),
+            FindingKind::ConcurrencyAdvice => e(&[
+                ("recommended_concurrency", 16.0, "count"),
+                ("in_flight", 60.0, "count"),
+                ("latency_seconds", 0.2, "seconds"),
+                ("low_load_latency_seconds", 0.05, "seconds"),
+            ]),
+            FindingKind::TrivialAsync => e(&[("trivial_share", 0.98, "ratio")]),
+            FindingKind::BlockingPoll => e(&[
+                ("worst_poll_seconds", 0.03, "seconds"),
+                ("blocked_seconds", 6.0, "seconds"),
+                ("threshold_seconds", 0.01, "seconds"),
+            ]),
+            FindingKind::Materialization => e(&[
+                ("peak_bytes", 8e6, "bytes"),
+                ("threshold_bytes", 4e6, "bytes"),
+            ]),
+            FindingKind::ConnectionChurn => e(&[("new_connections_per_request", 1.0, "count")]),
+            FindingKind::QueueGrowth => e(&[
+                ("growth_per_second", 40.0, "items/second"),
+                ("producer_per_second", 100.0, "items/second"),
+                ("consumer_per_second", 60.0, "items/second"),
+            ]),
+            FindingKind::ExcessTasks => e(&[
+                ("live_tasks", 20_000.0, "count"),
+                ("threshold_tasks", 10_000.0, "count"),
+            ]),
+            FindingKind::AllocationAmplification => e(&[
+                ("allocated_bytes_per_instance", 4e6, "bytes"),
+                ("retained_bytes_per_instance", 1e6, "bytes"),
+            ]),
+            FindingKind::HeldAcrossAwait => e(&[
+                ("mean_idle_seconds", 0.3, "seconds"),
+                ("threshold_seconds", 0.15, "seconds"),
+            ]),
+            FindingKind::SlowWorkWhileHeld => e(&[
+                ("inner_worst_seconds", 0.3, "seconds"),
+                ("threshold_seconds", 0.15, "seconds"),
+            ]),
+            FindingKind::MissingDeadline => e(&[
+                ("p50_seconds", 0.01, "seconds"),
+                ("p99_seconds", 2.0, "seconds"),
+            ]),
+            FindingKind::DeadlineOverrun => e(&[
+                ("worst_overrun_seconds", 0.4, "seconds"),
+                ("grace_seconds", 0.05, "seconds"),
+            ]),
+        }
+    }
+
+    fn finding(kind: FindingKind, i: usize) -> Finding {
+        Finding {
+            kind,
+            severity: Severity::Warning,
+            span: format!("site{i}"),
+            target: "shop".into(),
+            location: format!("src/shop.rs:{i}"),
+            count: 1,
+            cost_seconds: 1.0,
+            evidence: evidence_of(kind),
+            message: "m".into(),
+            fix: "f".into(),
+        }
+    }
+
+    fn report(findings: Vec<Finding>, trends: Vec<Trend>) -> Report {
+        Report {
+            version: "0.0.0",
+            uptime_seconds: 30.0,
+            findings,
+            summary: Vec::new(),
+            event_loop_lag: LagSummary {
+                p50_seconds: None,
+                p99_seconds: None,
+                max_seconds: 0.0,
+                samples: 0,
+            },
+            stalled_polls: 0,
+            polls: 0,
+            lag_history: Vec::new(),
+            trends,
+        }
+    }
+
+    /// The `<li>` of the finding of `kind`.
+    fn item<'a>(page: &'a str, kind: &str) -> &'a str {
+        let at = page
+            .find(&format!("data-kind=\"{kind}\""))
+            .unwrap_or_else(|| panic!("no {kind} finding"));
+        let end = page[at..].find("</li>").expect("closed") + at;
+        &page[at..end]
+    }
 
     #[test]
-    fn durations_read_in_the_unit_a_person_expects() {
-        assert_eq!(duration(0.000_25), "250 µs");
-        assert_eq!(duration(0.0201), "20.1 ms");
-        assert_eq!(duration(9.02), "9.020 s");
-        assert_eq!(duration(200.0), "3 m 20 s");
-        assert_eq!(duration(7300.0), "2 h 1 m");
-        assert_eq!(duration(0.0), "0 s");
-        assert_eq!(elapsed(23.4), "23 s");
-        assert_eq!(figure(541.0, "count"), "541");
-        assert_eq!(figure(3.0 * 1024.0 * 1024.0, "bytes"), "3.0 MiB");
+    fn every_kind_is_drawn_with_its_figures_one_click_away() {
+        let findings = FindingKind::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| finding(k, i))
+            .collect();
+        let page = render(&report(findings, Vec::new()));
+        for kind in FindingKind::ALL {
+            let li = item(&page, kind.as_str());
+            assert!(
+                li.contains("<svg class=\"mini\""),
+                "{kind} has no chart: {li}"
+            );
+            assert!(li.contains("<details class=\"figures-table\">"), "{kind}");
+            assert!(li.contains("<table class=\"evidence\">"), "{kind}");
+        }
+        // Still nothing but the page's own script, and nothing fetched.
+        assert_eq!(page.matches("<script").count(), 1);
+        assert!(!page.contains("src=\"http") && !page.contains("href=\"http"));
+        assert!(!page.contains("<img"));
+    }
+
+    #[test]
+    fn a_finding_without_a_picture_shows_its_table_open() {
+        let mut f = finding(FindingKind::QueueGrowth, 1);
+        f.evidence = vec![Evidence::new("depth", 500.0, "items")];
+        let page = render(&report(vec![f], Vec::new()));
+        let li = item(&page, "queue_growth");
+        assert!(!li.contains("<svg") && !li.contains("<details"), "{li}");
+        assert!(li.contains("<table class=\"evidence\">"));
+    }
+
+    #[test]
+    fn trends_are_drawn_beside_the_finding_they_name() {
+        let q = finding(FindingKind::QueueGrowth, 1);
+        let c = finding(FindingKind::ConcurrencyAdvice, 2);
+        let trend = |name, f: &Finding, values: &[f64]| Trend {
+            name,
+            span: f.span.clone(),
+            location: f.location.clone(),
+            unit: "count",
+            points: values
+                .iter()
+                .enumerate()
+                .map(|(i, &value)| TrendPoint {
+                    uptime_seconds: i as f64,
+                    value,
+                })
+                .collect(),
+        };
+        let trends = vec![
+            trend("queue_depth", &q, &[100.0, 300.0, 731.0]),
+            trend("in_flight", &c, &[10.0, 50.0, 64.0]),
+        ];
+        let page = render(&report(vec![q.clone(), c.clone()], trends));
+        let queue = item(&page, "queue_growth");
+        assert!(queue.contains("queue depth: rising"));
+        assert!(queue.contains(">731</text>"), "the depth now is labelled");
+        assert!(
+            !queue.contains(">64</text>"),
+            "another site's trend stays out"
+        );
+        let advice = item(&page, "concurrency_advice");
+        assert!(advice.contains("<polyline class=\"line bad\""));
+        assert!(advice.contains("recommended 16"), "the limit is drawn");
+        // Without a trend the advice falls back to one bar of in flight.
+        let page = render(&report(vec![c], Vec::new()));
+        let advice = item(&page, "concurrency_advice");
+        assert!(!advice.contains("<polyline") && advice.contains("in flight"));
     }
 }

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 pub use crate::state::lag_history::LagPoint;
+pub use crate::state::trends::{Trend, TrendPoint};
 
 use crate::detect::Conclusions;
 use crate::finding::Finding;
@@ -53,6 +54,12 @@ pub struct Report {
     /// The lag over the last minutes, one point per sampler interval,
     /// oldest first: ten minutes at the default one-second interval.
     pub lag_history: Vec<LagPoint>,
+    /// The short time series the findings' charts draw (a queue's depth,
+    /// calls in flight, pool slots held, live tasks), one point per
+    /// sampler interval over the last two minutes: only those named like
+    /// a finding (same `span` and `location`), in the order of the
+    /// findings.
+    pub trends: Vec<Trend>,
 }
 
 /// The report of `findings`, with `stalled` polls running past the
@@ -71,7 +78,6 @@ pub(crate) fn build(shared: &Shared, concluded: Conclusions, stalled: usize) -> 
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: shared.created.elapsed().as_secs_f64(),
         summary: summaries,
-        findings,
         event_loop_lag: LagSummary {
             p50_seconds: lag.quantile_upper_bound(&LAG_BUCKETS, 0.5),
             p99_seconds: lag.quantile_upper_bound(&LAG_BUCKETS, 0.99),
@@ -81,5 +87,18 @@ pub(crate) fn build(shared: &Shared, concluded: Conclusions, stalled: usize) -> 
         stalled_polls: stalled,
         polls: shared.poll_histogram().count(),
         lag_history: crate::util::lock(&shared.lag_history).points(),
+        trends: trends_of(shared, &findings),
+        findings,
     }
+}
+
+/// The trends of the findings' call sites, each once, in findings order.
+fn trends_of(shared: &Shared, findings: &[Finding]) -> Vec<Trend> {
+    let trends = crate::util::lock(&shared.trends);
+    let mut seen = std::collections::HashSet::new();
+    findings
+        .iter()
+        .filter(|f| seen.insert((f.span.as_str(), f.location.as_str())))
+        .flat_map(|f| trends.of(&f.span, &f.location))
+        .collect()
 }

@@ -1,7 +1,7 @@
 //! The sampler: once per `sample_interval`, reads the runtime's metrics
 //! through tokio-metrics, folds away exited threads, rotates the lag
 //! maximum, notes the interval's lag in the history the report page
-//! draws, and (when asked) pushes everything into the global recorder.
+//! draws with the trends beside its findings, and (when asked) pushes everything into the global recorder.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -29,6 +29,8 @@ pub(crate) async fn run(
         reporter.run_once();
         shared.retire_exited_threads();
         detectors.sample(&shared, &handle);
+        let runtime_live = detectors.windows.shape.runtime_live.load(Relaxed);
+        crate::state::trends::sample(&shared, runtime_live);
         let lag_max_ns = shared.lag_max_ns.swap(0, Relaxed);
         shared.lag_max_last_ns.store(lag_max_ns, Relaxed);
         crate::util::lock(&shared.lag_history).record(

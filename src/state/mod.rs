@@ -32,6 +32,7 @@ pub(crate) mod series;
 pub(crate) mod shape_stats;
 pub(crate) mod shard;
 pub(crate) mod sites;
+pub(crate) mod trends;
 
 use histogram::{SharedHistogram, Snapshot};
 use runtime_samples::RuntimeRecorder;
@@ -60,6 +61,9 @@ pub(crate) struct Shared {
     pub(crate) lag_history: Mutex<lag_history::LagHistory>,
     /// Culprit frames of stalls, from the watchdog's stack captures.
     pub(crate) frames: frames::BlockingFrames,
+    /// Queue depths, calls in flight, slots held and live tasks over the
+    /// last minutes, for the report page's charts.
+    pub(crate) trends: Mutex<trends::Trends>,
     /// Stalls the watchdog has counted, per site.
     pub(crate) stall_counts: Mutex<std::collections::BTreeMap<u32, u64>>,
     /// Snapshots the endpoint has taken: concurrent scrapes share one.
@@ -91,6 +95,7 @@ impl Shared {
             lag_max_ns: AtomicU64::new(0),
             lag_max_last_ns: AtomicU64::new(0),
             lag_history: Mutex::new(Default::default()),
+            trends: Mutex::new(Default::default()),
             stall_counts: Mutex::new(Default::default()),
             endpoint_snapshots: AtomicU64::new(0),
             runtime: RuntimeRecorder::new(runtime_metric),
