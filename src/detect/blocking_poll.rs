@@ -124,6 +124,13 @@ impl Detector for BlockingPoll {
                 f.span, f.location, stalled
             ));
         }
+        // check() left what the stack captures say; it follows.
+        if !f.message.is_empty() {
+            if !s.is_empty() {
+                s.push(' ');
+            }
+            s.push_str(&f.message);
+        }
         s
     }
 

@@ -33,8 +33,9 @@ use crate::state::Shared;
 pub(crate) trait Detector: Send + Sync {
     /// Looks at the current state and returns one finding per call site.
     fn check(&self, shared: &Shared, windows: &Windows) -> Vec<Finding>;
-    /// One full sentence describing a single finding (the detectors write
-    /// it in; a detector returns its findings without one).
+    /// One full sentence describing a single finding; `conclude` writes it
+    /// into the finding's `message`. What `check` left in `message` is a
+    /// draft only this detector reads (the names of an inner span, a stack).
     fn sentence(&self, finding: &Finding) -> String;
     /// One sentence summarising several findings of this detector.
     fn summary(&self, findings: &[Finding]) -> String;
@@ -107,14 +108,7 @@ impl Detectors {
                 continue;
             }
             for f in &mut mine {
-                // What a detector left in `message` are details (a stack),
-                // which follow the sentence.
-                let details = std::mem::take(&mut f.message);
                 f.message = d.sentence(f);
-                if !details.is_empty() {
-                    f.message.push(' ');
-                    f.message.push_str(&details);
-                }
             }
             mine.sort_by(most_severe_and_costly_first);
             summaries.push(d.summary(&mine));

@@ -102,7 +102,12 @@ impl Detector for SerialAwaits {
     }
 
     fn sentence(&self, f: &Finding) -> String {
-        describe(f, None)
+        // check() wrote it already, naming the parent it knows.
+        if f.message.is_empty() {
+            describe(f, None)
+        } else {
+            f.message.clone()
+        }
     }
 
     fn summary(&self, findings: &[Finding]) -> String {

@@ -139,7 +139,12 @@ impl Detector for UnboundedFanout {
     }
 
     fn sentence(&self, f: &Finding) -> String {
-        describe(f, None)
+        // check() wrote it already, naming the parent it knows.
+        if f.message.is_empty() {
+            describe(f, None)
+        } else {
+            f.message.clone()
+        }
     }
 
     fn summary(&self, findings: &[Finding]) -> String {
