@@ -127,6 +127,9 @@ const SERVICES: &[Service] = &[
 struct Run {
     /// Requests per second (for redis-benchmark: over both tests).
     rps: f64,
+    /// The server's CPU time per request, in microseconds: steadier than
+    /// throughput when other processes take the cores.
+    cpu_us: f64,
     /// The load generator's figures, for the log.
     detail: String,
     /// The doctor's findings (on runs only).
@@ -287,7 +290,7 @@ fn run_bounded(mut cmd: Command, timeout: Duration) -> Result<String, String> {
 
 /// redis-benchmark's CSV: `"SET","86956.52",...` per test; the combined rate
 /// is all requests over all the time (the harmonic mean of the two).
-fn redis_benchmark(addr: SocketAddr, o: &Options) -> Result<(f64, String), String> {
+fn redis_benchmark(addr: SocketAddr, o: &Options) -> Result<(f64, u64, String), String> {
     let mut cmd = Command::new("redis-benchmark");
     cmd.args([
         "-h",
@@ -322,11 +325,11 @@ fn redis_benchmark(addr: SocketAddr, o: &Options) -> Result<(f64, String), Strin
         return Err(format!("unexpected redis-benchmark output: {out}"));
     }
     let combined = found.len() as f64 / found.iter().map(|r| 1.0 / r).sum::<f64>();
-    Ok((combined, detail.join(", ")))
+    Ok((combined, 2 * o.requests, detail.join(", ")))
 }
 
 /// httpmock answers one mock; wrk asks for it.
-fn wrk(addr: SocketAddr, o: &Options) -> Result<(f64, String), String> {
+fn wrk(addr: SocketAddr, o: &Options) -> Result<(f64, u64, String), String> {
     // The mock's body travels as the bytes of its base64 text (httpmock's
     // own serde format): "aGVsbG8K" is "hello\n".
     let body = serde_json::json!({
@@ -366,17 +369,26 @@ fn wrk(addr: SocketAddr, o: &Options) -> Result<(f64, String), String> {
         .map(|l| format!(", {}", l.trim()))
         .unwrap_or_default();
     let p99 = field("99%").unwrap_or_else(|| "?".into());
-    Ok((rps, format!("{rps:.0} req/s p99 {p99}{errors}")))
+    // "  123456 requests in 3.00s, ..."
+    let requests = out
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| format!("no request count in wrk's output: {out}"))?;
+    Ok((rps, requests, format!("{rps:.0} req/s p99 {p99}{errors}")))
 }
 
 fn run_once(service: &Service, doctor: bool, o: &Options) -> Result<Run, String> {
     let mode = if doctor { "on" } else { "off" };
     let log = std::env::temp_dir().join(format!("tokio-doctor-corpus-{}-{mode}.log", service.name));
     let server = start(service, doctor, &log)?;
-    let (rps, detail) = match service.load {
+    let (rps, requests, detail) = match service.load {
         Load::RedisBenchmark => redis_benchmark(server.addr, o)?,
         Load::Wrk => wrk(server.addr, o)?,
     };
+    // Read before the idle wait below, so it is the load's CPU (plus the
+    // start-up's few milliseconds).
+    let cpu_us = cpu_seconds(server.child.id())? * 1e6 / requests.max(1) as f64;
     let mut findings = Vec::new();
     let mut watched = String::new();
     if let Some(endpoint) = server.doctor {
@@ -402,10 +414,30 @@ fn run_once(service: &Service, doctor: bool, o: &Options) -> Result<Run, String>
     drop(server);
     Ok(Run {
         rps,
+        cpu_us,
         detail,
         findings,
         watched,
     })
+}
+
+/// utime + stime of a process, from /proc/PID/stat (fields 14 and 15, in
+/// clock ticks of 1/100 s on Linux).
+fn cpu_seconds(pid: u32) -> Result<f64, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
+    // The command name (field 2) may hold spaces: split after it. What
+    // follows is the state (field 3, a letter), then fields 4.. as numbers,
+    // so utime and stime (fields 14, 15) are indexes 10 and 11 of those.
+    let rest = stat.rsplit_once(')').ok_or("bad /proc stat")?.1;
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    match (f.get(10), f.get(11)) {
+        (Some(u), Some(s)) => Ok((u + s) as f64 / 100.0),
+        _ => Err(format!("bad /proc/{pid}/stat: {stat}")),
+    }
 }
 
 fn print_finding(f: &serde_json::Value) {
@@ -456,6 +488,8 @@ struct Tally {
     off: Vec<f64>,
     on: Vec<f64>,
     ratios: Vec<f64>,
+    /// Server CPU per request, on / off, per round.
+    cpu_ratios: Vec<f64>,
     findings: usize,
     failed: usize,
 }
@@ -489,10 +523,11 @@ fn main() {
                 match run_once(service, doctor, &o) {
                     Ok(run) => {
                         println!(
-                            "round {} {:<10} doctor {mode}: {:>9.0} req/s  ({})",
+                            "round {} {:<10} doctor {mode}: {:>9.0} req/s {:>6.1} server CPU us/req  ({})",
                             round + 1,
                             service.name,
                             run.rps,
+                            run.cpu_us,
                             run.detail
                         );
                         if doctor {
@@ -501,7 +536,7 @@ fn main() {
                             run.findings.iter().for_each(print_finding);
                             tally.findings += run.findings.len();
                         }
-                        pair[doctor as usize] = Some(run.rps);
+                        pair[doctor as usize] = Some((run.rps, run.cpu_us));
                     }
                     Err(e) => {
                         println!(
@@ -513,22 +548,24 @@ fn main() {
                     }
                 }
             }
-            if let [Some(off), Some(on)] = pair {
+            if let [Some((off, off_cpu)), Some((on, on_cpu))] = pair {
                 tally.off.push(off);
                 tally.on.push(on);
                 tally.ratios.push(on / off);
+                tally.cpu_ratios.push(on_cpu / off_cpu);
                 println!(
-                    "round {} {:<10} paired ratio on/off {:.3}",
+                    "round {} {:<10} paired ratio on/off {:.3} req/s, {:.3} CPU per request",
                     round + 1,
                     service.name,
-                    on / off
+                    on / off,
+                    on_cpu / off_cpu
                 );
             }
         }
     }
     println!();
-    println!("| service | load | off req/s (median) | on req/s (median) | ratio of medians | paired ratio (median) | paired min..max | findings | verdict |");
-    println!("|---|---|---:|---:|---:|---:|---|---:|---|");
+    println!("| service | load | off req/s (median) | on req/s (median) | ratio of medians | paired ratio (median) | paired min..max | CPU/request on/off (median) | findings | verdict |");
+    println!("|---|---|---:|---:|---:|---:|---|---:|---:|---|");
     let mut all_pass = true;
     for (service, t) in services.iter().zip(&tallies) {
         let load = match service.load {
@@ -537,7 +574,7 @@ fn main() {
         };
         if t.ratios.is_empty() {
             println!(
-                "| {} | {load} | - | - | - | - | - | {} | FAIL (no complete round) |",
+                "| {} | {load} | - | - | - | - | - | - | {} | FAIL (no complete round) |",
                 service.name, t.findings
             );
             all_pass = false;
@@ -549,7 +586,7 @@ fn main() {
         let pass = t.findings == 0 && paired >= 0.95 && t.failed == 0;
         all_pass &= pass;
         println!(
-            "| {} | {load} | {:.0} | {:.0} | {:.3} | {:.3} | {:.3}..{:.3} | {} | {}{} |",
+            "| {} | {load} | {:.0} | {:.0} | {:.3} | {:.3} | {:.3}..{:.3} | {:.3} | {} | {}{} |",
             service.name,
             median(&t.off),
             median(&t.on),
@@ -557,6 +594,7 @@ fn main() {
             paired,
             min,
             max,
+            median(&t.cpu_ratios),
             t.findings,
             if pass { "PASS" } else { "FAIL" },
             if t.failed > 0 {
