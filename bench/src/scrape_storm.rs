@@ -159,7 +159,7 @@ fn main() {
         (vec![], vec![], vec![], vec![], vec![]);
     for round in 1..=rounds {
         let mut service = Command::new(&exe)
-            .args(["--serve", &(2 * seconds + 4).to_string()])
+            .args(["--serve", &(2 * seconds + 15).to_string()])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -190,9 +190,10 @@ fn main() {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
+        // The storm's own seconds: its threads take a moment more to stop.
         let s0 = Instant::now();
+        let s1 = s0 + Duration::from_secs(seconds);
         let out = out.wait_with_output().unwrap();
-        let s1 = Instant::now();
         let after = snapshots(addr);
         let _ = service.kill();
         let _ = service.wait();

@@ -37,6 +37,14 @@ const MAX_CONNECTIONS: usize = 64;
 const HEAD_DEADLINE: Duration = Duration::from_secs(1);
 /// Time a client has to send its request and read the answer.
 const CONNECTION_DEADLINE: Duration = Duration::from_secs(10);
+/// Connections accepted per second at most, after a burst of
+/// [`ACCEPT_BURST`]; more wait in the kernel's accept queue. Prometheus
+/// scrapes a target every 15 s or so, so 200 a second serves a crowd of
+/// dashboards, while a storm of unthrottled clients (whose connects,
+/// reads and closes cost the kernel and their own process CPU beside the
+/// service) is paced to what the service barely notices.
+const ACCEPTS_PER_SECOND: f64 = 200.0;
+const ACCEPT_BURST: f64 = 64.0;
 
 /// The endpoint's thread; dropping it stops the endpoint and waits for the
 /// thread, so the port is free again when the drop returns.
@@ -114,10 +122,12 @@ async fn serve(
         shared.config.snapshot_max_age,
         detectors,
     ));
+    let mut pace = Pace::new();
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
+        pace.wait().await;
         let (socket, peer) = match listener.accept().await {
             Ok(conn) => conn,
             Err(_) => {
@@ -132,6 +142,37 @@ async fn serve(
             let _ = tokio::time::timeout(CONNECTION_DEADLINE, handle(socket, peer, shared, cache))
                 .await;
         });
+    }
+}
+
+/// A token bucket for accepts: [`ACCEPT_BURST`] at once, then
+/// [`ACCEPTS_PER_SECOND`].
+struct Pace {
+    tokens: f64,
+    at: tokio::time::Instant,
+}
+
+impl Pace {
+    fn new() -> Pace {
+        Pace {
+            tokens: ACCEPT_BURST,
+            at: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Waits until one more accept is allowed, and takes it.
+    async fn wait(&mut self) {
+        let now = tokio::time::Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * ACCEPTS_PER_SECOND;
+        self.tokens = (self.tokens + refill).min(ACCEPT_BURST);
+        self.at = now;
+        if self.tokens < 1.0 {
+            let short = (1.0 - self.tokens) / ACCEPTS_PER_SECOND;
+            tokio::time::sleep(Duration::from_secs_f64(short)).await;
+            self.at = tokio::time::Instant::now();
+            self.tokens = 1.0;
+        }
+        self.tokens -= 1.0;
     }
 }
 
