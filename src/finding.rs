@@ -313,7 +313,10 @@ pub enum FindingKind {
     /// # Cost
     /// Live tasks now and at the peak, spawn and completion rates, spawns
     /// and completions in all; `tokio_doctor_spawn_site_live_tasks`,
-    /// `_spawned_total` and `_completed_total` per spawn site.
+    /// `_spawned_total` and `_completed_total` per spawn site. The count
+    /// (`tokio_doctor_findings_total`) is the samples, one per sample
+    /// interval, that found the tasks piled up (at least 1 once the peak
+    /// crossed the threshold); the peak is `tokio_doctor_finding_peak`.
     ///
     /// # Silent on
     /// Batches on a fixed pool of workers, and many tasks that finish as
@@ -581,8 +584,18 @@ pub struct Finding {
     pub target: String,
     /// `file:line` of the call site (or spawn location).
     pub location: String,
-    /// How many times it was observed since the doctor started.
+    /// How many times it was observed since the doctor started: for every
+    /// kind a count of occurrences that never decreases (exported as the
+    /// counter `tokio_doctor_findings_total`; each kind's reference says
+    /// what one occurrence is).
     pub count: u64,
+    /// The highest level the pattern reached, for kinds whose size is a
+    /// level rather than a number of events (the most live tasks for
+    /// `excess_tasks`, the most concurrent children for
+    /// `unbounded_fanout`); `None` for the others. Exported beside the
+    /// counter as the gauge `tokio_doctor_finding_peak`, so `rate()` over
+    /// the counter never mixes occurrences with a peak.
+    pub peak: Option<f64>,
     /// What it cost, in seconds; findings are ranked by it.
     pub cost_seconds: f64,
     /// The figures behind the finding.
@@ -600,7 +613,7 @@ impl Finding {
     /// ```
     /// # use tokio_doctor::*;
     /// # let f = Finding { kind: FindingKind::BlockingPoll, severity: Severity::Warning,
-    /// #   span: "s".into(), target: "t".into(), location: "l".into(), count: 1,
+    /// #   span: "s".into(), target: "t".into(), location: "l".into(), count: 1, peak: None,
     /// #   cost_seconds: 0.1, evidence: vec![Evidence::new("worst_poll_seconds", 0.1, "seconds")],
     /// #   message: String::new(), fix: String::new() };
     /// assert_eq!(f.evidence("worst_poll_seconds"), Some(0.1));

@@ -73,6 +73,7 @@ impl Detector for SerialAwaits {
                     target: meta.target.clone(),
                     location: meta.location.clone(),
                     count: s.serial_chains.load(Relaxed),
+                    peak: None,
                     cost_seconds: avoidable,
                     evidence: vec![
                         Evidence::new(

@@ -297,6 +297,7 @@ mod tests {
             target: "a&b".into(),
             location: "src/\"x\".rs:1".into(),
             count: 3,
+            peak: None,
             cost_seconds: 1.5,
             evidence: vec![Evidence::new("worst_poll_seconds", 0.25, "seconds")],
             message: "it's <bad>".into(),

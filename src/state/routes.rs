@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 use std::panic::Location;
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, RwLock};
 
 use tokio_metrics::TaskMonitor;
 
@@ -16,6 +17,25 @@ pub(crate) struct Route {
     pub(crate) monitor: TaskMonitor,
     /// Where the layer or job wrapper was created.
     pub(crate) location: String,
+    /// The route's slow polls judged on CPU time, not the wall clock.
+    pub(crate) polls: Arc<RoutePolls>,
+}
+
+/// A route's polls past the threshold, judged as the span view judges
+/// them: the time the worker waited for a CPU does not count. Written only
+/// on the slow path (a poll already past the threshold on the wall clock),
+/// so a fast poll touches none of it.
+#[derive(Debug, Default)]
+pub(crate) struct RoutePolls {
+    /// Set once a request future that judges its polls ran for the route
+    /// (`TaskMonitorLayer`); a monitored job has only the wall-clock view.
+    pub(crate) judged: AtomicBool,
+    /// Polls whose on-CPU (or blocked-in-a-syscall) time crossed the threshold.
+    pub(crate) slow: AtomicU64,
+    /// Their on-CPU time, in nanoseconds.
+    pub(crate) slow_ns: AtomicU64,
+    /// Polls past the threshold on the wall clock that mostly waited for a CPU.
+    pub(crate) preempted: AtomicU64,
 }
 
 /// The monitors of one doctor, by route. Bounded by the label cap.
@@ -34,13 +54,24 @@ impl Routes {
         slow_poll: std::time::Duration,
         location: &'static Location<'static>,
     ) -> TaskMonitor {
+        self.route(route, cap, slow_poll, location).0
+    }
+
+    /// [`Routes::monitor`] with the route's CPU-judged slow-poll counts.
+    pub(crate) fn route(
+        &self,
+        route: &str,
+        cap: usize,
+        slow_poll: std::time::Duration,
+        location: &'static Location<'static>,
+    ) -> (TaskMonitor, Arc<RoutePolls>) {
         if let Some(r) = self
             .by_name
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(route)
         {
-            return r.monitor.clone();
+            return (r.monitor.clone(), r.polls.clone());
         }
         let mut routes = self.by_name.write().unwrap_or_else(|e| e.into_inner());
         let name = if routes.len() >= cap && !routes.contains_key(route) {
@@ -48,14 +79,12 @@ impl Routes {
         } else {
             route
         };
-        routes
-            .entry(name.to_string())
-            .or_insert_with(|| Route {
-                monitor: TaskMonitor::with_slow_poll_threshold(slow_poll),
-                location: format!("{}:{}", location.file(), location.line()),
-            })
-            .monitor
-            .clone()
+        let r = routes.entry(name.to_string()).or_insert_with(|| Route {
+            monitor: TaskMonitor::with_slow_poll_threshold(slow_poll),
+            location: format!("{}:{}", location.file(), location.line()),
+            polls: Arc::default(),
+        });
+        (r.monitor.clone(), r.polls.clone())
     }
 
     /// Every route with its monitor, sorted by name.
