@@ -38,9 +38,13 @@ pub enum FindingKind {
     /// time, are mostly idle (busy under half their duration, each at least
     /// 1 ms long: [`serial_min_await`](crate::DoctorBuilder::serial_min_await))
     /// and follow one another with no longer gap than their own duration (a
-    /// consumer waiting on a queue between items is not a chain).
-    /// Independence cannot be proven at runtime: the finding is a candidate
-    /// with its evidence.
+    /// consumer waiting on a queue between items is not a chain). The
+    /// siblings must be outbound calls (`otel.kind = "client"`, one of the
+    /// outbound fields, or a name given to
+    /// [`outbound_span`](crate::DoctorBuilder::outbound_span)):
+    /// calls the code sends could run concurrently; reads of a peer's
+    /// frames cannot. Independence cannot be proven at runtime: the finding
+    /// is a candidate with its evidence.
     ///
     /// # Cost
     /// The chain length and the **avoidable seconds**: the sum of the
@@ -52,7 +56,8 @@ pub enum FindingKind {
     /// # Silent on
     /// `join_all`, `JoinSet` and `buffer_unordered` (the siblings overlap);
     /// a parent marked `doctor.sequential = "intended"` (children that
-    /// really depend on each other); the loop of one worker in a pool (its
+    /// really depend on each other); a connection loop reading frames one
+    /// after another (its reads wait on the peer); the loop of one worker in a pool (its
     /// parent ran beside siblings of its own call site, or is a task whose
     /// spawn site had several alive at once).
     ///
