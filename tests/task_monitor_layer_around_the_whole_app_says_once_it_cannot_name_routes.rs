@@ -2,7 +2,8 @@
 //! `tower::ServiceBuilder::new().layer(..).service(app)` builds) sees each
 //! request before the router matched it, and axum puts the matched path on
 //! no response, so every request is `unmatched`. The layer says so once in
-//! the log; applied inside the router it names routes and says nothing.
+//! the log and in the report's notes (on `/doctor`); applied inside the
+//! router it names routes and says nothing.
 #![cfg(feature = "axum")]
 mod support;
 
@@ -126,6 +127,14 @@ fn around_the_whole_app_every_request_is_unmatched_and_the_log_says_why_once() {
         .collect();
     assert_eq!(said.len(), 1, "said once, not per request: {said:#?}");
     assert!(said[0].contains("Router::layer"), "{}", said[0]);
+    // And on /doctor, naming where the layer was made.
+    let notes = doctor.report().notes;
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert!(
+        notes[0].contains(file!()) && notes[0].contains("Router::layer"),
+        "{}",
+        notes[0]
+    );
 }
 
 #[test]
@@ -142,4 +151,5 @@ fn inside_the_router_routes_are_named_and_nothing_is_said() {
         !said.iter().any(|m| m.contains("TaskMonitorLayer")),
         "{said:#?}"
     );
+    assert!(doctor.report().notes.is_empty());
 }

@@ -168,6 +168,13 @@ fn report_section(r: &Report, out: &mut String) {
         }
         out.push_str("</ol>\n");
     }
+    if !r.notes.is_empty() {
+        out.push_str("<ul class=\"notes\">");
+        for n in &r.notes {
+            let _ = write!(out, "<li>{}</li>", escape(n));
+        }
+        out.push_str("</ul>\n");
+    }
     out.push_str("</section>\n</div>\n");
 }
 
@@ -269,6 +276,7 @@ mod tests {
             uptime_seconds: 61.0,
             findings,
             summary: vec!["1 call site <blocked>".into()],
+            notes: vec![],
             event_loop_lag: LagSummary {
                 p50_seconds: Some(0.001),
                 p99_seconds: Some(0.1),

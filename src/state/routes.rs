@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use tokio_metrics::TaskMonitor;
 
@@ -42,7 +42,14 @@ pub(crate) struct RoutePolls {
 #[derive(Debug, Default)]
 pub(crate) struct Routes {
     by_name: RwLock<HashMap<String, Route>>,
+    /// Where `TaskMonitorLayer`s that could name none of their first
+    /// requests were created (a layer around the whole app), at most
+    /// [`MAX_BLIND_LAYERS`].
+    blind_layers: Mutex<Vec<String>>,
 }
+
+/// Blind layers remembered: one per place a layer is created, so a few.
+const MAX_BLIND_LAYERS: usize = 8;
 
 impl Routes {
     /// The monitor for `route`, created on first use; past `cap` routes,
@@ -85,6 +92,29 @@ impl Routes {
             polls: Arc::default(),
         });
         (r.monitor.clone(), r.polls.clone())
+    }
+
+    /// Notes that the layer created at `location` names no route.
+    pub(crate) fn note_blind_layer(&self, location: String) {
+        let mut blind = crate::util::lock(&self.blind_layers);
+        if blind.len() < MAX_BLIND_LAYERS && !blind.contains(&location) {
+            blind.push(location);
+        }
+    }
+
+    /// What the report says of layers that name no route.
+    pub(crate) fn notes(&self) -> Vec<String> {
+        crate::util::lock(&self.blind_layers)
+            .iter()
+            .map(|l| {
+                format!(
+                    "TaskMonitorLayer at {l} named none of its first requests: every request is \
+                     `unmatched`, so a blocking route is diluted by the healthy ones. Behind axum, \
+                     apply it with Router::layer (inside the router, where the matched path is \
+                     known), not around the whole app; elsewhere give it a route_fn."
+                )
+            })
+            .collect()
     }
 
     /// Every route with its monitor, sorted by name.

@@ -51,8 +51,9 @@ type Namer = Arc<dyn Fn(&RouteInfo<'_>) -> Option<Cow<'static, str>> + Send + Sy
 /// Applied around the whole app (a `tower::ServiceBuilder` outside an axum
 /// router) the layer sees each request before routing, when no matched
 /// path exists yet, and axum puts it on no response: every request is
-/// `unmatched`. The layer says so once, in the log (target `tokio_doctor`),
-/// if none of its first requests had a name.
+/// `unmatched`. The layer says so once, in the log (target `tokio_doctor`)
+/// and in the report's notes on `/doctor`, if none of its first requests
+/// had a name.
 #[derive(Clone)]
 pub struct TaskMonitorLayer {
     shared: Arc<Shared>,
@@ -73,8 +74,9 @@ struct Placement {
 }
 
 impl Placement {
-    /// Notes one request's route; says once if the first ones had none.
-    fn note(&self, named: bool, location: &'static Location<'static>) {
+    /// Notes one request's route; says once (in the log and on the
+    /// report) if the first ones had none.
+    fn note(&self, named: bool, location: &'static Location<'static>, shared: &Shared) {
         if self.decided.load(Relaxed) {
             return;
         }
@@ -84,9 +86,11 @@ impl Placement {
         }
         if self.unnamed.fetch_add(1, Relaxed) + 1 == PLACEMENT_REQUESTS {
             self.decided.store(true, Relaxed);
+            let at = format!("{}:{}", location.file(), location.line());
+            shared.routes.note_blind_layer(at.clone());
             tracing::warn!(
                 target: "tokio_doctor",
-                location = %format!("{}:{}", location.file(), location.line()),
+                location = %at,
                 "TaskMonitorLayer named none of its first {PLACEMENT_REQUESTS} requests, so every \
                  request is `unmatched` and a blocking route is diluted by the healthy ones: \
                  behind axum apply it with Router::layer (inside the router, where the matched \
@@ -181,7 +185,9 @@ where
         };
         let route = route_of(&info, self.layer.namer.as_ref());
         let named = !matches!(route, Cow::Borrowed(super::UNMATCHED));
-        self.layer.placement.note(named, self.layer.location);
+        self.layer
+            .placement
+            .note(named, self.layer.location, &self.layer.shared);
         let shared = &self.layer.shared;
         let (monitor, polls) = shared.routes.route(
             &route,
