@@ -83,7 +83,9 @@ pub enum FindingKind {
     /// The peak of concurrent children or live tasks (`peak_concurrent`)
     /// and, when the children are outbound calls whose ceiling
     /// [`ConcurrencyAdvice`](FindingKind::ConcurrencyAdvice) has measured,
-    /// the bound to use (`suggested_bound`).
+    /// the bound to use (`suggested_bound`). The peak is also the gauge
+    /// `tokio_doctor_finding_peak`; the count (`tokio_doctor_findings_total`)
+    /// is the parents that fanned out (1 for a spawn site).
     ///
     /// # Silent on
     /// A bounded pool over the same items: a semaphore,
