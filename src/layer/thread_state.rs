@@ -283,6 +283,7 @@ fn claim_slot<'a>(
 /// future, which is no span, is judged on the span view's corrected time.
 /// `wall_ns` when this thread keeps no state for that doctor (there are no
 /// notes to judge by). Slow path only: it reads `/proc`.
+#[cfg(feature = "middleware")]
 #[cold]
 pub(crate) fn on_cpu_ns(owner: u64, since: u64, wall_ns: u64) -> u64 {
     STATES

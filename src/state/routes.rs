@@ -49,6 +49,7 @@ pub(crate) struct Routes {
 }
 
 /// Blind layers remembered: one per place a layer is created, so a few.
+#[cfg(feature = "middleware")]
 const MAX_BLIND_LAYERS: usize = 8;
 
 impl Routes {
@@ -95,6 +96,7 @@ impl Routes {
     }
 
     /// Notes that the layer created at `location` names no route.
+    #[cfg(feature = "middleware")]
     pub(crate) fn note_blind_layer(&self, location: String) {
         let mut blind = crate::util::lock(&self.blind_layers);
         if blind.len() < MAX_BLIND_LAYERS && !blind.contains(&location) {
