@@ -38,9 +38,13 @@ pub enum FindingKind {
     /// time, are mostly idle (busy under half their duration, each at least
     /// 1 ms long: [`serial_min_await`](crate::DoctorBuilder::serial_min_await))
     /// and follow one another with no longer gap than their own duration (a
-    /// consumer waiting on a queue between items is not a chain).
-    /// Independence cannot be proven at runtime: the finding is a candidate
-    /// with its evidence.
+    /// consumer waiting on a queue between items is not a chain). The
+    /// siblings must be outbound calls (`otel.kind = "client"`, one of the
+    /// outbound fields, or a name given to
+    /// [`outbound_span`](crate::DoctorBuilder::outbound_span)):
+    /// calls the code sends could run concurrently; reads of a peer's
+    /// frames cannot. Independence cannot be proven at runtime: the finding
+    /// is a candidate with its evidence.
     ///
     /// # Cost
     /// The chain length and the **avoidable seconds**: the sum of the
@@ -52,7 +56,8 @@ pub enum FindingKind {
     /// # Silent on
     /// `join_all`, `JoinSet` and `buffer_unordered` (the siblings overlap);
     /// a parent marked `doctor.sequential = "intended"` (children that
-    /// really depend on each other); the loop of one worker in a pool (its
+    /// really depend on each other); a connection loop reading frames one
+    /// after another (its reads wait on the peer); the loop of one worker in a pool (its
     /// parent ran beside siblings of its own call site, or is a task whose
     /// spawn site had several alive at once).
     ///
@@ -78,7 +83,9 @@ pub enum FindingKind {
     /// The peak of concurrent children or live tasks (`peak_concurrent`)
     /// and, when the children are outbound calls whose ceiling
     /// [`ConcurrencyAdvice`](FindingKind::ConcurrencyAdvice) has measured,
-    /// the bound to use (`suggested_bound`).
+    /// the bound to use (`suggested_bound`). The peak is also the gauge
+    /// `tokio_doctor_finding_peak`; the count (`tokio_doctor_findings_total`)
+    /// is the parents that fanned out (1 for a spawn site).
     ///
     /// # Silent on
     /// A bounded pool over the same items: a semaphore,
@@ -317,7 +324,10 @@ pub enum FindingKind {
     /// # Cost
     /// Live tasks now and at the peak, spawn and completion rates, spawns
     /// and completions in all; `tokio_doctor_spawn_site_live_tasks`,
-    /// `_spawned_total` and `_completed_total` per spawn site.
+    /// `_spawned_total` and `_completed_total` per spawn site. The count
+    /// (`tokio_doctor_findings_total`) is the samples, one per sample
+    /// interval, that found the tasks piled up (at least 1 once the peak
+    /// crossed the threshold); the peak is `tokio_doctor_finding_peak`.
     ///
     /// # Silent on
     /// Batches on a fixed pool of workers, and many tasks that finish as
@@ -585,8 +595,18 @@ pub struct Finding {
     pub target: String,
     /// `file:line` of the call site (or spawn location).
     pub location: String,
-    /// How many times it was observed since the doctor started.
+    /// How many times it was observed since the doctor started: for every
+    /// kind a count of occurrences that never decreases (exported as the
+    /// counter `tokio_doctor_findings_total`; each kind's reference says
+    /// what one occurrence is).
     pub count: u64,
+    /// The highest level the pattern reached, for kinds whose size is a
+    /// level rather than a number of events (the most live tasks for
+    /// `excess_tasks`, the most concurrent children for
+    /// `unbounded_fanout`); `None` for the others. Exported beside the
+    /// counter as the gauge `tokio_doctor_finding_peak`, so `rate()` over
+    /// the counter never mixes occurrences with a peak.
+    pub peak: Option<f64>,
     /// What it cost, in seconds; findings are ranked by it.
     pub cost_seconds: f64,
     /// The figures behind the finding.
@@ -604,7 +624,7 @@ impl Finding {
     /// ```
     /// # use tokio_doctor::*;
     /// # let f = Finding { kind: FindingKind::BlockingPoll, severity: Severity::Warning,
-    /// #   span: "s".into(), target: "t".into(), location: "l".into(), count: 1,
+    /// #   span: "s".into(), target: "t".into(), location: "l".into(), count: 1, peak: None,
     /// #   cost_seconds: 0.1, evidence: vec![Evidence::new("worst_poll_seconds", 0.1, "seconds")],
     /// #   message: String::new(), fix: String::new() };
     /// assert_eq!(f.evidence("worst_poll_seconds"), Some(0.1));

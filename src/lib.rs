@@ -122,6 +122,9 @@ pub use helpers::deadline::{deadline, Deadline, DeadlineExt};
 pub use helpers::held::{held, Held, HeldGuard, HoldExt};
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
+pub use helpers::route::future::RouteFuture;
+#[cfg(feature = "middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
 pub use helpers::route::layer::{RouteInfo, TaskMonitorLayer, TaskMonitorService};
 pub use helpers::spawn::spawn;
 pub use helpers::{connection, queue, route, sync};

@@ -66,6 +66,7 @@ impl Detector for AllocationAmplification {
                     target: meta.target.clone(),
                     location: meta.location.clone(),
                     count: amplified,
+                    peak: None,
                     cost_seconds: 0.0,
                     evidence,
                     message: String::new(),

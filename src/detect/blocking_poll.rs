@@ -72,6 +72,7 @@ impl Detector for BlockingPoll {
                     target: meta.target.clone(),
                     location: meta.location.clone(),
                     count: acc.polls,
+                    peak: None,
                     cost_seconds: secs(acc.total_ns) + secs(acc.stalled_ns),
                     evidence: vec![
                         Evidence::new("blocking_polls", acc.polls as f64, "count"),

@@ -74,6 +74,7 @@ impl Detector for ConcurrencyAdvice {
                     target: meta.target.clone(),
                     location: meta.location.clone(),
                     count: t.past_knee_samples,
+                    peak: None,
                     cost_seconds: added,
                     evidence: vec![
                         Evidence::new("recommended_concurrency", a.recommended as f64, "count"),

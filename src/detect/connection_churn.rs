@@ -128,6 +128,7 @@ impl Detector for ConnectionChurn {
                     target: "connection".to_string(),
                     location: t.stats.location.clone(),
                     count: t.churn_checks,
+                    peak: None,
                     cost_seconds: total_handshake,
                     evidence: vec![
                         Evidence::new(

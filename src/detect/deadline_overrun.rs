@@ -44,6 +44,7 @@ impl Detector for DeadlineOverrun {
                 target: meta.target.clone(),
                 location: meta.location.clone(),
                 count: overruns + open.overrunning as u64,
+                peak: None,
                 cost_seconds: secs(over_ns),
                 evidence: vec![
                     Evidence::new("overruns", overruns as f64, "count"),

@@ -17,7 +17,13 @@
 //!
 //! **Quantity.** Live tasks now and at the peak, spawn and completion
 //! rates when the tasks piled up, spawns and completions in all, and the
-//! longest run of spawns.
+//! longest run of spawns. The finding's `count` (the counter
+//! `tokio_doctor_findings_total`) is the number of samples, one per sample
+//! interval, that found the tasks piled up (at least the threshold alive,
+//! or spawns outrunning completions tenfold), at least 1 once the peak
+//! crossed the threshold: it only grows, so `increase()` says how long a
+//! site stayed piled up. The peak itself is the gauge
+//! `tokio_doctor_finding_peak`.
 //!
 //! **Silent on** a fixed pool of workers over batches, on many tasks that
 //! finish as fast as they are spawned, and on a task per connection.
@@ -49,6 +55,7 @@ impl Detector for ExcessTasks {
             let peak = t.peak();
             let track = tracks.get(&idx);
             let runaway = track.map_or(0, |tr| tr.runaway_hits);
+            let hits = track.map_or(0, |tr| tr.excess_hits);
             let burst = t.burst_peak();
             if (peak < threshold || burst < excess_burst(threshold)) && runaway == 0 {
                 continue;
@@ -71,7 +78,10 @@ impl Detector for ExcessTasks {
                 span: meta.span.clone(),
                 target: meta.target.clone(),
                 location: meta.location.clone(),
-                count: peak.max(runaway),
+                // At least one once the finding shows: the peak may have
+                // come and gone between two samples.
+                count: hits.max(1),
+                peak: Some(peak as f64),
                 cost_seconds: 0.0,
                 evidence: vec![
                     Evidence::new("live_tasks", t.live() as f64, "count"),
@@ -98,7 +108,8 @@ impl Detector for ExcessTasks {
                 span: "runtime".to_string(),
                 target: "runtime".to_string(),
                 location: "runtime".to_string(),
-                count: runtime_peak,
+                count: windows.shape.runtime_excess_hits.load(Relaxed).max(1),
+                peak: Some(runtime_peak as f64),
                 cost_seconds: 0.0,
                 evidence: vec![
                     Evidence::new("live_tasks", live as f64, "count"),

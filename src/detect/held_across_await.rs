@@ -104,6 +104,7 @@ impl Detector for HeldAcrossAwait {
                 target: meta.target.clone(),
                 location: meta.location.clone(),
                 count: idle_holds,
+                peak: None,
                 cost_seconds: secs(idle_ns),
                 evidence: vec![
                     Evidence::new("holds", h.holds.load(Relaxed) as f64, "count"),

@@ -37,6 +37,7 @@ impl Detector for Materialization {
                     target: meta.target.clone(),
                     location: meta.location.clone(),
                     count: a.materialized.load(Relaxed),
+                    peak: None,
                     cost_seconds: 0.0,
                     evidence: vec![
                         Evidence::new("peak_bytes", a.max_peak.load(Relaxed) as f64, "bytes"),

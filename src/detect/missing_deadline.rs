@@ -50,6 +50,7 @@ impl Detector for MissingDeadline {
                 target: meta.target.clone(),
                 location: meta.location.clone(),
                 count: calls + open.hung_without_deadline as u64,
+                peak: None,
                 cost_seconds: secs(sum_ns),
                 evidence: vec![
                     Evidence::new("calls_without_deadline", calls as f64, "count"),

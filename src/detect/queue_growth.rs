@@ -161,6 +161,7 @@ impl Detector for QueueGrowth {
                     target: "queue".to_string(),
                     location: t.stats.location.clone(),
                     count: t.growing_checks,
+                    peak: None,
                     cost_seconds: t.growing_checks as f64 * cfg.sample_interval.as_secs_f64(),
                     evidence,
                     message: String::new(),

@@ -4,15 +4,21 @@
 //! sibling spans of one call site that never overlap in time, are mostly
 //! idle (busy under half their duration, at least 1 ms long) and follow
 //! one another with no longer gap than their own duration (a consumer
-//! waiting on a queue between items is not a chain). Independence cannot
-//! be proven at runtime: this is a candidate with its evidence.
+//! waiting on a queue between items is not a chain). The siblings must be
+//! outbound calls (a client span: `otel.kind = "client"`, one of the
+//! outbound fields, or a configured outbound name): calls the code sends
+//! could run concurrently, while a loop reading frames from a peer, one
+//! after another, waits on what the peer sends next and cannot.
+//! Independence cannot be proven at runtime: this is a candidate with its
+//! evidence.
 //!
 //! **Quantity.** Chain length, and avoidable seconds: the sum of the
 //! chain's durations minus the longest, what running them concurrently
 //! would have saved.
 //!
 //! **Silent on.** `join_all`, `JoinSet`, `buffer_unordered` (siblings
-//! overlap), a parent marked `doctor.sequential = "intended"`, and the
+//! overlap), a parent marked `doctor.sequential = "intended"`, a
+//! connection loop reading frames (its reads are not outbound), and the
 //! loop of one worker in a pool (its parent ran beside siblings of its own
 //! site, or is a task whose spawn site had several alive at once).
 
@@ -21,7 +27,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::Detector;
 use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
-use crate::state::sites::SiteMeta;
+use crate::state::sites::{Site, SiteMeta};
 use crate::state::Shared;
 
 pub(crate) const FIX: &str = "run the independent calls concurrently and join once: \
@@ -30,6 +36,18 @@ pub(crate) const FIX: &str = "run the independent calls concurrently and join on
     doctor.sequential = \"intended\"";
 
 pub(crate) struct SerialAwaits;
+
+/// Whether the serial chains of `site` are a finding: it chained, and its
+/// spans are outbound calls. A chain of waits that are not calls (reading
+/// a peer's frames, a timer's ticks) depends on something the code does
+/// not send, so running it concurrently is no fix.
+pub(crate) fn reported(site: &Site) -> bool {
+    site.shape.serial_chains.load(Relaxed) > 0
+        && site
+            .outbound
+            .get()
+            .is_some_and(|o| o.calls.load(Relaxed) > 0)
+}
 
 fn describe(f: &Finding, parent: Option<&SiteMeta>) -> String {
     let ev = |n| f.evidence(n).unwrap_or(0.0);
@@ -56,7 +74,7 @@ impl Detector for SerialAwaits {
         shared
             .sites
             .iter()
-            .filter(|(_, site, _)| site.shape.serial_chains.load(Relaxed) > 0)
+            .filter(|(_, site, _)| reported(site))
             .map(|(_, site, meta)| {
                 let s = &site.shape;
                 let secs = |ns: u64| ns as f64 / 1e9;
@@ -70,6 +88,7 @@ impl Detector for SerialAwaits {
                     target: meta.target.clone(),
                     location: meta.location.clone(),
                     count: s.serial_chains.load(Relaxed),
+                    peak: None,
                     cost_seconds: avoidable,
                     evidence: vec![
                         Evidence::new(

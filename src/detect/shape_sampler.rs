@@ -49,6 +49,9 @@ pub(crate) struct ShapeState {
     /// Tasks alive in the runtime at the last sample, and the most seen.
     pub(crate) runtime_live: AtomicU64,
     pub(crate) runtime_peak: AtomicU64,
+    /// Samples that found at least the `excess_tasks` threshold of tasks
+    /// alive in the runtime: what a runtime-level finding counts.
+    pub(crate) runtime_excess_hits: AtomicU64,
     /// The fastest growth of the runtime's live tasks between two samples
     /// (tasks per second, as f64 bits), and the last sample (seconds, live).
     pub(crate) runtime_growth_bits: AtomicU64,
@@ -236,6 +239,10 @@ pub(crate) struct TaskTrack {
     /// with many tasks alive, and the highest spawn rate then.
     pub(crate) runaway_hits: u64,
     pub(crate) runaway_best: TaskRates,
+    /// Samples that found at least the `excess_tasks` threshold alive
+    /// (tasks handed out as a list), or a runaway: the occurrences an
+    /// `excess_tasks` finding counts, which never decrease.
+    pub(crate) excess_hits: u64,
     /// The most live tasks a sample saw, and the rates at that sample.
     pub(crate) peak_live: u64,
     pub(crate) at_peak: TaskRates,
@@ -276,6 +283,9 @@ pub(crate) fn sample(shared: &Shared, windows: &Windows, handle: &tokio::runtime
     let live = handle.metrics().num_alive_tasks() as u64;
     st.runtime_live.store(live, Relaxed);
     st.runtime_peak.fetch_max(live, Relaxed);
+    if live >= cfg.shape.excess_tasks {
+        st.runtime_excess_hits.fetch_add(1, Relaxed);
+    }
     if let Some((t0, live0)) = lock(&st.runtime_last).replace((t, live)) {
         if t > t0 && live > live0 {
             let growth = (live - live0) as f64 / (t - t0);
@@ -326,6 +336,7 @@ pub(crate) fn sample(shared: &Shared, windows: &Windows, handle: &tokio::runtime
             trivial_best: TaskRates::default(),
             runaway_hits: 0,
             runaway_best: TaskRates::default(),
+            excess_hits: 0,
             peak_live: 0,
             at_peak: TaskRates::default(),
         });
@@ -353,14 +364,18 @@ pub(crate) fn sample(shared: &Shared, windows: &Windows, handle: &tokio::runtime
             track.at_peak = r;
         }
         let burst = s.tasks.get().map_or(0, |t| t.burst_peak());
-        if r.spawned >= RUNAWAY_RATIO * r.finished.max(1.0)
+        let listed = burst >= excess_burst(cfg.shape.excess_tasks);
+        let runaway = r.spawned >= RUNAWAY_RATIO * r.finished.max(1.0)
             && live >= (cfg.shape.excess_tasks / 10).max(1)
-            && burst >= excess_burst(cfg.shape.excess_tasks)
-        {
+            && listed;
+        if runaway {
             track.runaway_hits += 1;
             if r.spawned > track.runaway_best.spawned {
                 track.runaway_best = r;
             }
+        }
+        if runaway || (listed && live >= cfg.shape.excess_tasks) {
+            track.excess_hits += 1;
         }
     }
 }

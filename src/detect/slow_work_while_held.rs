@@ -48,6 +48,7 @@ impl Detector for SlowWorkWhileHeld {
                 target: meta.target.clone(),
                 location: meta.location.clone(),
                 count,
+                peak: None,
                 cost_seconds: secs(total_ns),
                 evidence: vec![
                     Evidence::new("slow_calls", count as f64, "count"),

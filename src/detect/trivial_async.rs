@@ -89,6 +89,7 @@ impl Detector for TrivialAsync {
                     target: meta.target.clone(),
                     location: meta.location.clone(),
                     count: n,
+                    peak: None,
                     cost_seconds: n as f64 * per,
                     evidence: vec![
                         Evidence::new("trivial_per_second", best.trivial, "1/second"),

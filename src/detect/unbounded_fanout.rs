@@ -124,6 +124,7 @@ impl Detector for UnboundedFanout {
                 target: meta.target.clone(),
                 location: meta.location.clone(),
                 count,
+                peak: Some(peak as f64),
                 cost_seconds: 0.0,
                 evidence,
                 message: String::new(),

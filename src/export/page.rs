@@ -120,6 +120,13 @@ fn report_section(r: &Report, out: &mut String) {
         }
         out.push_str("</ol>\n");
     }
+    if !r.notes.is_empty() {
+        out.push_str("<ul class=\"notes\">");
+        for n in &r.notes {
+            let _ = write!(out, "<li>{}</li>", escape(n));
+        }
+        out.push_str("</ul>\n");
+    }
     out.push_str("</section>\n</div>\n");
 }
 
@@ -242,6 +249,7 @@ mod tests {
             uptime_seconds: 61.0,
             findings,
             summary: vec!["1 call site <blocked>".into()],
+            notes: vec![],
             event_loop_lag: LagSummary {
                 p50_seconds: Some(0.001),
                 p99_seconds: Some(0.1),
@@ -271,6 +279,7 @@ mod tests {
             target: "a&b".into(),
             location: "src/\"x\".rs:1".into(),
             count: 3,
+            peak: None,
             cost_seconds: 1.5,
             evidence: vec![Evidence::new("worst_poll_seconds", 0.25, "seconds")],
             message: "it's <bad>".into(),
@@ -391,6 +400,7 @@ mod chart_tests {
             evidence: evidence_of(kind),
             message: "m".into(),
             fix: "f".into(),
+            peak: None,
         }
     }
 
@@ -410,6 +420,7 @@ mod chart_tests {
             polls: 0,
             lag_history: Vec::new(),
             trends,
+            notes: Vec::new(),
         }
     }
 

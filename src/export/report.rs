@@ -45,6 +45,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// One sentence per finding kind present.
     pub summary: Vec<String>,
+    /// What the doctor cannot see and why, said once each (e.g. a
+    /// `TaskMonitorLayer` around the whole app, which names no route).
+    pub notes: Vec<String>,
     /// The event-loop lag.
     pub event_loop_lag: LagSummary,
     /// Polls running past the blocking threshold right now.
@@ -78,6 +81,7 @@ pub(crate) fn build(shared: &Shared, concluded: Conclusions, stalled: usize) -> 
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: shared.created.elapsed().as_secs_f64(),
         summary: summaries,
+        notes: shared.routes.notes(),
         event_loop_lag: LagSummary {
             p50_seconds: lag.quantile_upper_bound(&LAG_BUCKETS, 0.5),
             p99_seconds: lag.quantile_upper_bound(&LAG_BUCKETS, 0.99),

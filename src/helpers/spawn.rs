@@ -41,14 +41,28 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    let track = track(Location::caller());
+    // The run of spawns is timed from the end of one spawn to the start of
+    // the next: a pause inside `tokio::spawn` (the subscriber growing its
+    // span storage for the task span, with tokio_unstable) is not a gap in
+    // the caller's loop.
+    let burst = track
+        .as_ref()
+        .map(|t| (t.shared.clone(), t.site, t.spawned_at));
     let counted = Counted {
         inner: future,
-        track: track(Location::caller()),
+        track,
         polled: false,
     };
     // `tokio::spawn` is `#[track_caller]` too: its task span (with
     // tokio_unstable) names the same location.
-    tokio::spawn(counted)
+    let handle = tokio::spawn(counted);
+    if let Some((shared, site, start)) = burst {
+        let end = shared.clock.raw();
+        let t = shared.sites.get(site).shape.tasks();
+        t.burst.arrived_during(&shared, start, end);
+    }
+    handle
 }
 
 /// The doctor of the current subscriber, if its layer is in it.
@@ -72,7 +86,6 @@ fn track(loc: &'static Location<'static>) -> Option<Track> {
         t.peak.fetch_max(live, Relaxed);
     }
     let spawned_at = shared.clock.raw();
-    t.burst.arrived(&shared, spawned_at);
     Some(Track {
         shared,
         site,

@@ -282,3 +282,23 @@ fn claim_slot<'a>(
     *free = Some(Box::new(ThreadState::new(shared)));
     free.as_deref_mut()
 }
+
+/// Of `wall_ns` of a poll that began at clock tick `since` on this thread,
+/// the part the thread was not waiting for a CPU, from this thread's shard
+/// of the doctor `owner` (see `SchedSample::on_cpu_ns`): how a route's
+/// future, which is no span, is judged on the span view's corrected time.
+/// `wall_ns` when this thread keeps no state for that doctor (there are no
+/// notes to judge by). Slow path only: it reads `/proc`.
+#[cfg(feature = "middleware")]
+#[cold]
+pub(crate) fn on_cpu_ns(owner: u64, since: u64, wall_ns: u64) -> u64 {
+    STATES
+        .try_with(|cell| {
+            let slots = cell.try_borrow().ok()?;
+            let st = slots.0.iter().flatten().find(|st| st.owner == owner)?;
+            Some(st.shard.sched.on_cpu_ns(since, wall_ns))
+        })
+        .ok()
+        .flatten()
+        .unwrap_or(wall_ns)
+}

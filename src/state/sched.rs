@@ -30,6 +30,11 @@ const LONG_POLL_NS: u64 = 1_000_000;
 /// Age after which a thread's note is renewed, whatever it is doing: a
 /// /proc read per thread every 20 ms at most.
 const REFRESH_NS: u64 = 20_000_000;
+/// Baselines kept per thread: the latest one taken before a poll began
+/// must still be there when the poll ends, so a poll is fully corrected up
+/// to about `(BASES - 1) * REFRESH_NS` of wall time (60 ms): a poll with
+/// 2 ms of work on a core shared by seven runnable threads takes 15-40 ms.
+const BASES: usize = 4;
 /// On-CPU time is accounted at scheduler ticks (4 ms at HZ=250).
 const TICK_NS: u64 = 4_000_000;
 
@@ -81,13 +86,13 @@ impl NoteCell {
 }
 
 /// The watchdog's notes of one worker thread: baselines renewed every
-/// [`REFRESH_NS`] whatever the thread is doing (the two latest are kept, so
-/// a poll that began before the newest one still has the one before), and
-/// the first note of a long poll.
+/// [`REFRESH_NS`] whatever the thread is doing (the [`BASES`] latest are
+/// kept, so a poll that began before the newest ones still has one from
+/// before it), and the first note of a long poll.
 #[derive(Debug, Default)]
 pub(crate) struct SchedSample {
     tid: Option<i32>,
-    bases: [NoteCell; 2],
+    bases: [NoteCell; BASES],
     /// Which of `bases` was written last.
     newest: std::sync::atomic::AtomicUsize,
     in_poll: NoteCell,
@@ -124,8 +129,8 @@ impl SchedSample {
             self.in_poll.write(poll, now, t);
         }
         if renew_base {
-            // Overwrite the older note; the newest one stays readable.
-            let next = 1 - newest;
+            // Overwrite the oldest note; the newer ones stay readable.
+            let next = (newest + 1) % BASES;
             self.bases[next].write(poll, now, t);
             self.newest.store(next, Relaxed);
         }

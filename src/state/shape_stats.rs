@@ -49,6 +49,22 @@ impl Burst {
         }
     }
 
+    /// One arrival that took from `start` to `end` (clock ticks): the gap
+    /// is measured from the end of the previous one, so time spent inside
+    /// the arrival itself never ends a run.
+    pub(crate) fn arrived_during(&self, shared: &Shared, start: u64, end: u64) {
+        let last = self.last.swap(end.max(1), Relaxed);
+        let n = if last == 0 || shared.clock.delta_as_nanos(last, start) > BURST_GAP_NS {
+            self.count.store(1, Relaxed);
+            1
+        } else {
+            self.count.fetch_add(1, Relaxed) + 1
+        };
+        if self.peak.load(Relaxed) < n {
+            self.peak.fetch_max(n, Relaxed);
+        }
+    }
+
     /// The longest run of arrivals seen.
     pub(crate) fn peak(&self) -> u64 {
         self.peak.load(Relaxed)

@@ -29,7 +29,7 @@ pub(super) fn collect(fams: &mut Families, shared: &Shared, windows: &crate::det
     }
     let f = fams.family("tokio_doctor_serial_avoidable_seconds_total");
     for (_, site, meta) in shared.sites.iter() {
-        if site.shape.serial_chains.load(Relaxed) > 0 {
+        if crate::detect::serial_awaits::reported(site) {
             let ns = site.shape.serial_avoidable_ns.load(Relaxed);
             f.scalar(
                 vec![meta.span.clone(), meta.location.clone()],

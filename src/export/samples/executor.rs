@@ -29,6 +29,18 @@ pub(super) fn collect(
         f.scalar(labels, finding.count as f64);
     }
 
+    let f = fams.family("tokio_doctor_finding_peak");
+    for finding in findings {
+        if let Some(peak) = finding.peak {
+            let labels = vec![
+                finding.kind.as_str().into(),
+                finding.span.clone(),
+                finding.location.clone(),
+            ];
+            f.scalar(labels, peak);
+        }
+    }
+
     let f = fams.family("tokio_doctor_finding_cost_seconds");
     for finding in findings {
         let labels = vec![

@@ -15,8 +15,17 @@ pub(super) const ROWS: &[MetricDef] = &[
         "tokio_doctor_findings_total",
         Counter,
         &["kind", "span", "location"],
-        "Anti-patterns observed, by finding kind and call site. A rising rate means the \
-         pattern is happening now; see /doctor for the evidence and the fix.",
+        "Anti-patterns observed, by finding kind and call site: occurrences, which only grow, \
+         for every kind (what one occurrence is: the kind's reference). A rising rate means \
+         the pattern is happening now; see /doctor for the evidence and the fix.",
+    ),
+    doctor(
+        "tokio_doctor_finding_peak",
+        Gauge,
+        &["kind", "span", "location"],
+        "The highest level a finding reached, for kinds measured by a level rather than by \
+         events (most live tasks for excess_tasks, most concurrent children for \
+         unbounded_fanout); absent for the others. Beside findings_total, never in it.",
     ),
     doctor(
         "tokio_doctor_finding_cost_seconds",

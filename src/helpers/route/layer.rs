@@ -2,12 +2,14 @@
 
 use std::borrow::Cow;
 use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::future::{Judge, RouteFuture};
 use crate::state::Shared;
 
 /// What a route namer sees of a request.
@@ -45,11 +47,57 @@ type Namer = Arc<dyn Fn(&RouteInfo<'_>) -> Option<Cow<'static, str>> + Send + Sy
 /// # }
 /// # Ok::<(), tokio_doctor::Error>(())
 /// ```
+///
+/// Applied around the whole app (a `tower::ServiceBuilder` outside an axum
+/// router) the layer sees each request before routing, when no matched
+/// path exists yet, and axum puts it on no response: every request is
+/// `unmatched`. The layer says so once, in the log (target `tokio_doctor`)
+/// and in the report's notes on `/doctor`, if none of its first requests
+/// had a name.
 #[derive(Clone)]
 pub struct TaskMonitorLayer {
     shared: Arc<Shared>,
     namer: Option<Namer>,
     location: &'static Location<'static>,
+    placement: Arc<Placement>,
+}
+
+/// Requests a layer looks at before deciding whether it can name routes.
+const PLACEMENT_REQUESTS: u32 = 32;
+
+/// Whether a layer (and its clones) named any of its first requests.
+#[derive(Debug, Default)]
+struct Placement {
+    unnamed: AtomicU32,
+    /// Set once decided; from then on `call` reads this flag only.
+    decided: AtomicBool,
+}
+
+impl Placement {
+    /// Notes one request's route; says once (in the log and on the
+    /// report) if the first ones had none.
+    fn note(&self, named: bool, location: &'static Location<'static>, shared: &Shared) {
+        if self.decided.load(Relaxed) {
+            return;
+        }
+        if named {
+            self.decided.store(true, Relaxed);
+            return;
+        }
+        if self.unnamed.fetch_add(1, Relaxed) + 1 == PLACEMENT_REQUESTS {
+            self.decided.store(true, Relaxed);
+            let at = format!("{}:{}", location.file(), location.line());
+            shared.routes.note_blind_layer(at.clone());
+            tracing::warn!(
+                target: "tokio_doctor",
+                location = %at,
+                "TaskMonitorLayer named none of its first {PLACEMENT_REQUESTS} requests, so every \
+                 request is `unmatched` and a blocking route is diluted by the healthy ones: \
+                 behind axum apply it with Router::layer (inside the router, where the matched \
+                 path is known), not around the whole app; elsewhere give it a route_fn"
+            );
+        }
+    }
 }
 
 impl std::fmt::Debug for TaskMonitorLayer {
@@ -69,6 +117,7 @@ impl TaskMonitorLayer {
             shared: doctor.shared.clone(),
             namer: None,
             location: Location::caller(),
+            placement: Arc::default(),
         }
     }
 
@@ -122,7 +171,7 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = tokio_metrics::Instrumented<S::Future>;
+    type Future = RouteFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -135,14 +184,24 @@ where
             extensions: req.extensions(),
         };
         let route = route_of(&info, self.layer.namer.as_ref());
+        let named = !matches!(route, Cow::Borrowed(super::UNMATCHED));
+        self.layer
+            .placement
+            .note(named, self.layer.location, &self.layer.shared);
         let shared = &self.layer.shared;
-        let monitor = shared.routes.monitor(
+        let (monitor, polls) = shared.routes.route(
             &route,
             shared.config.label_cap,
             shared.config.blocking_poll_threshold,
             self.layer.location,
         );
-        monitor.instrument(self.inner.call(req))
+        let judge = Judge {
+            polls,
+            clock: shared.clock.clone(),
+            threshold_ns: shared.threshold_ns,
+            owner: shared.id,
+        };
+        RouteFuture::new(monitor.instrument(self.inner.call(req)), judge)
     }
 }
 

@@ -12,6 +12,8 @@
 //! diagnosis.
 
 #[cfg(feature = "middleware")]
+pub(crate) mod future;
+#[cfg(feature = "middleware")]
 pub(crate) mod layer;
 
 /// The route label of requests a namer could not place.
