@@ -226,29 +226,45 @@ fn client_process() {
     let (addr, n) = spec.split_once(' ').unwrap();
     let n: usize = n.parse().unwrap();
     // One descriptor per connection: no clone for the writing half.
-    let conns: Vec<_> = (0..n)
-        .map(|_| {
-            let s = std::net::TcpStream::connect(addr).unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            // Close with a reset: 20,000 closes in TIME_WAIT would take the
-            // loopback's ephemeral ports from the next test (or next run).
-            let linger = libc::linger {
-                l_onoff: 1,
-                l_linger: 0,
-            };
-            // SAFETY: a valid socket and option of the right size.
-            unsafe {
-                libc::setsockopt(
-                    std::os::fd::AsRawFd::as_raw_fd(&s),
-                    libc::SOL_SOCKET,
-                    libc::SO_LINGER,
-                    (&linger as *const libc::linger).cast(),
-                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
-                )
-            };
-            s
-        })
-        .collect();
+    let connect = |_| {
+        let s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        // Close with a reset: 20,000 closes in TIME_WAIT would take the
+        // loopback's ephemeral ports from the next test (or next run).
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a valid socket and option of the right size.
+        unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&s),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        s
+    };
+    // Clients arrive in waves of 256 (a backlog drained back to back, as a
+    // busy server sees it), each wave answered once before the next: the
+    // kernel completes a handshake before the server accepts it, so
+    // without that a slow host overflows the accept queue and resets the
+    // newest connections, which is the host's limit, not the doctor's.
+    let mut conns = Vec::with_capacity(n);
+    while conns.len() < n {
+        let wave: Vec<std::net::TcpStream> = (conns.len()..n.min(conns.len() + 256))
+            .map(connect)
+            .collect();
+        for mut s in wave.iter() {
+            s.write_all(b"PING\n").unwrap();
+            let mut reply = [0u8; 6];
+            s.read_exact(&mut reply).unwrap();
+            assert_eq!(&reply, b"+PONG\n");
+        }
+        conns.extend(wave);
+    }
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let d = done.clone();
     std::thread::spawn(move || {
