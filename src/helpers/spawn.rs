@@ -78,7 +78,11 @@ fn track(loc: &'static Location<'static>) -> Option<Track> {
     let site = shared.sites.intern(key, || SiteMeta {
         span: "runtime.spawn".to_string(),
         target: "tokio::task".to_string(),
-        location: format!("{}:{}", loc.file(), loc.line()),
+        location: format!(
+            "{}:{}",
+            crate::state::location::stable_path(loc.file(), &[]),
+            loc.line()
+        ),
     });
     let t = shared.sites.get(site).shape.tasks();
     let live = (t.spawned.fetch_add(1, Relaxed) + 1).saturating_sub(t.finished.load(Relaxed));

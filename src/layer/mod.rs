@@ -23,6 +23,7 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{Layer, Registry};
 
+use crate::state::location::stable_path;
 use crate::state::sites::{SiteMeta, Sites, OTHER};
 use crate::state::Shared;
 use filter::DoctorFilter;
@@ -120,9 +121,12 @@ impl DoctorCore {
             .intern(Sites::callsite_key(meta), || SiteMeta {
                 span: meta.name().to_string(),
                 target: meta.target().to_string(),
+                // The same label on every build machine: a dependency's span
+                // (tower-http's `request`) reads `crate-version/src/..`, not
+                // the absolute path of the build's cargo home.
                 location: match (meta.file(), meta.line()) {
-                    (Some(f), Some(l)) => format!("{f}:{l}"),
-                    (Some(f), None) => f.to_string(),
+                    (Some(f), Some(l)) => format!("{}:{l}", stable_path(f, &[])),
+                    (Some(f), None) => stable_path(f, &[]),
                     _ => "unknown".to_string(),
                 },
             })
@@ -142,7 +146,7 @@ impl DoctorCore {
         Some(self.shared.sites.intern(key, || SiteMeta {
             span: "runtime.spawn".to_string(),
             target: meta.target().to_string(),
-            location: format!("{file}:{}", loc.line),
+            location: format!("{}:{}", stable_path(file, &[]), loc.line),
         }))
     }
 

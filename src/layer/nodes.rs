@@ -36,7 +36,11 @@ pub(crate) fn site_of_held_span(shared: &Shared, attrs: &Attributes<'_>) -> Opti
     Some(shared.sites.intern(key, || SiteMeta {
         span: resource.to_string(),
         target: HELD_TARGET.to_string(),
-        location: format!("{file}:{}", f.line),
+        location: format!(
+            "{}:{}",
+            crate::state::location::stable_path(file, &[]),
+            f.line
+        ),
     }))
 }
 

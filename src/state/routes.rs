@@ -89,7 +89,11 @@ impl Routes {
         };
         let r = routes.entry(name.to_string()).or_insert_with(|| Route {
             monitor: TaskMonitor::with_slow_poll_threshold(slow_poll),
-            location: format!("{}:{}", location.file(), location.line()),
+            location: format!(
+                "{}:{}",
+                super::location::stable_path(location.file(), &[]),
+                location.line()
+            ),
             polls: Arc::default(),
         });
         (r.monitor.clone(), r.polls.clone())

@@ -49,7 +49,11 @@ pub(crate) fn peer(name: &str, location: &'static Location<'static>) -> Arc<Peer
     }
     let p = Arc::new(PeerStats {
         peer: name.to_string(),
-        location: format!("{}:{}", location.file(), location.line()),
+        location: format!(
+            "{}:{}",
+            crate::state::location::stable_path(location.file(), &[]),
+            location.line()
+        ),
         connections: AtomicU64::new(0),
         requests: AtomicU64::new(0),
         connect_ns: AtomicU64::new(0),

@@ -73,7 +73,11 @@ pub(crate) fn register(
     let make = |name, capacity| {
         Arc::new(QueueStats {
             name,
-            location: format!("{}:{}", location.file(), location.line()),
+            location: format!(
+                "{}:{}",
+                crate::state::location::stable_path(location.file(), &[]),
+                location.line()
+            ),
             capacity,
             enqueued: AtomicU64::new(0),
             dequeued: AtomicU64::new(0),
