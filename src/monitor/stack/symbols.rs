@@ -271,26 +271,43 @@ impl Symbolizer {
             }];
         };
         let svma = addr - m.bias;
+        let symbol = m
+            .symbols
+            .partition_point(|s| s.0 <= svma)
+            .checked_sub(1)
+            .map(|i| m.symbols[i])
+            .filter(|s| svma < s.1 || s.1 == s.0 + 1)
+            .map(|s| s.2);
         let mut out = Vec::new();
         if let Some(ctx) = &m.dwarf {
             if let Ok(mut frames) = ctx.find_frames(svma).skip_all_loads() {
+                let mut found = Vec::new();
                 while let Ok(Some(f)) = frames.next() {
                     let raw = f.function.as_ref().and_then(|n| n.raw_name().ok());
+                    let raw: Option<Cow<'_, str>> = raw.map(|n| Cow::Owned(n.into_owned()));
                     let file = f.location.as_ref().and_then(|l| l.file);
                     let line = f.location.as_ref().and_then(|l| l.line);
+                    found.push((raw, file, line));
+                }
+                // The outermost frame is the function the address lies in.
+                // Line-tables-only builds (`debug = "line-tables-only"`)
+                // name it without its path (`spin_for`); the symbol table
+                // has the full one, which is what tells service from
+                // dependency.
+                if let (Some(last), Some(symbol)) = (found.last_mut(), symbol) {
+                    let bare =
+                        |n: &str| !format!("{:#}", rustc_demangle::demangle(n)).contains("::");
+                    if last.0.as_deref().is_none_or(bare) {
+                        last.0 = Some(Cow::Borrowed(symbol));
+                    }
+                }
+                for (raw, file, line) in found {
                     out.push(self.frame(m, raw, file, line));
                 }
             }
         }
         if out.is_empty() {
-            let name = m
-                .symbols
-                .partition_point(|s| s.0 <= svma)
-                .checked_sub(1)
-                .map(|i| m.symbols[i])
-                .filter(|s| svma < s.1 || s.1 == s.0 + 1)
-                .map(|s| Cow::Borrowed(s.2));
-            out.push(self.frame(m, name, None, None));
+            out.push(self.frame(m, symbol.map(Cow::Borrowed), None, None));
         }
         out
     }
@@ -339,7 +356,14 @@ fn origin_of_name(function: &str) -> Origin {
         "tokio" | "tracing" | "tracing_core" | "tracing_subscriber" | "futures_util"
         | "futures_core" => Origin::Dependency,
         "tokio_doctor" => Origin::Doctor,
-        _ if function.starts_with("(unknown)") || function.starts_with("0x") => Origin::Std,
+        // Compiler and runtime intrinsics (`__rust_try`, `__libc_start_main`)
+        // and addresses nothing names.
+        _ if path.starts_with("__")
+            || function.starts_with("(unknown)")
+            || function.starts_with("0x") =>
+        {
+            Origin::Std
+        }
         _ => Origin::Service,
     }
 }
