@@ -120,7 +120,7 @@ impl Doctor {
             handle.clone(),
         )));
         let stop = Arc::new(AtomicBool::new(false));
-        if let Err(e) = crate::monitor::watchdog::spawn(shared, stop.clone()) {
+        if let Err(e) = crate::monitor::watchdog::spawn(shared, stop.clone(), handle.clone()) {
             // Without the watchdog, stalls are still seen at each scrape.
             eprintln!("tokio-doctor: could not start the watchdog thread: {e}");
         }

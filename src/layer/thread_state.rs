@@ -265,6 +265,13 @@ pub(crate) fn with_state<R>(
         .flatten()
 }
 
+/// Gives this thread its state (and shard) for `shared` if it has none:
+/// how a runtime worker that enters no span becomes visible to the
+/// watchdog. A thread-local lookup once it exists.
+pub(crate) fn register_this_thread(shared: &Arc<Shared>) {
+    with_state(shared.id, shared, |_| ());
+}
+
 #[cold]
 fn claim_slot<'a>(
     slots: &'a mut [Option<Box<ThreadState>>; SLOTS],

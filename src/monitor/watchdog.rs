@@ -4,7 +4,8 @@
 //! worker's stack where it can (see `monitor::stack`), and logs the stall
 //! while it is happening, naming the culprit frame (once a minute per call
 //! site at most, so a site that blocks on every request does not flood the
-//! log).
+//! log). Where no poll is marked but the lag probe is late right now, it
+//! samples the workers' stacks instead (see `monitor::stack::unmarked`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering::*};
@@ -17,7 +18,11 @@ use crate::util::lock;
 /// Least time between two log lines about stalls at the same call site.
 const LOG_EVERY: Duration = Duration::from_secs(60);
 
-pub(crate) fn spawn(shared: &Arc<Shared>, stop: Arc<AtomicBool>) -> std::io::Result<()> {
+pub(crate) fn spawn(
+    shared: &Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    handle: tokio::runtime::Handle,
+) -> std::io::Result<()> {
     let weak: Weak<Shared> = Arc::downgrade(shared);
     let interval = shared.config.watchdog_interval;
     std::thread::Builder::new()
@@ -26,6 +31,16 @@ pub(crate) fn spawn(shared: &Arc<Shared>, stop: Arc<AtomicBool>) -> std::io::Res
             let mut seen: HashSet<(usize, u64)> = HashSet::new();
             let mut logged: HashMap<u32, Instant> = HashMap::new();
             let mut stacks = Stacks::default();
+            #[cfg(not(all(
+                target_os = "linux",
+                any(target_arch = "x86_64", target_arch = "aarch64")
+            )))]
+            let _ = &handle;
+            #[cfg(all(
+                target_os = "linux",
+                any(target_arch = "x86_64", target_arch = "aarch64")
+            ))]
+            let mut unmarked = crate::monitor::stack::unmarked::Unmarked::default();
             while !stop.load(Relaxed) {
                 std::thread::sleep(interval);
                 let Some(shared) = weak.upgrade() else { return };
@@ -67,6 +82,11 @@ pub(crate) fn spawn(shared: &Arc<Shared>, stop: Arc<AtomicBool>) -> std::io::Res
                         );
                     }
                 }
+                #[cfg(all(
+                    target_os = "linux",
+                    any(target_arch = "x86_64", target_arch = "aarch64")
+                ))]
+                unmarked.tick(&shared, &handle);
             }
         })?;
     Ok(())

@@ -57,6 +57,10 @@ pub(crate) struct Shared {
     /// Largest lag seen since the last scrape, in nanoseconds.
     pub(crate) lag_max_ns: AtomicU64,
     pub(crate) lag_max_last_ns: AtomicU64,
+    /// Clock ticks at which the lag probe began waiting for its timer; 0
+    /// while it runs. How late it is *now* tells the watchdog the runtime
+    /// is stalled even where no poll is marked (see `lag_late_ns`).
+    pub(crate) lag_waiting_since: AtomicU64,
     /// Lag per sampler interval over the last minutes, for the report page.
     pub(crate) lag_history: Mutex<lag_history::LagHistory>,
     /// Culprit frames of stalls, from the watchdog's stack captures.
@@ -94,6 +98,7 @@ impl Shared {
             lag: SharedHistogram::default(),
             lag_max_ns: AtomicU64::new(0),
             lag_max_last_ns: AtomicU64::new(0),
+            lag_waiting_since: AtomicU64::new(0),
             lag_history: Mutex::new(Default::default()),
             trends: Mutex::new(Default::default()),
             stall_counts: Mutex::new(Default::default()),
@@ -175,6 +180,35 @@ impl Shared {
             .map(|s| s.preempted.load(Relaxed))
             .sum();
         live + self.retired_preempted.load(Relaxed)
+    }
+
+    /// How far past its timer the lag probe is right now (0 when it is on
+    /// time or not waiting): the runtime's lag before the probe can measure
+    /// it, so a stall is seen while it lasts.
+    pub(crate) fn lag_late_ns(&self) -> u64 {
+        let since = self.lag_waiting_since.load(Acquire);
+        if since == 0 {
+            return 0;
+        }
+        let waited = self.clock.delta_as_nanos(since, self.clock.raw());
+        let interval = self.config.lag_probe_interval.as_nanos() as u64;
+        waited.saturating_sub(interval)
+    }
+
+    /// The shards of runtime workers that are in no marked poll: where a
+    /// stall without a span could be.
+    pub(crate) fn unmarked_workers(&self) -> Vec<Arc<ThreadShard>> {
+        lock(&self.shards)
+            .iter()
+            .filter(|s| {
+                s.worker.is_some()
+                    && s.tid > 0
+                    && s.capture.is_some()
+                    && !s.retired.load(Acquire)
+                    && s.poll_since.load(Acquire) == 0
+            })
+            .cloned()
+            .collect()
     }
 
     /// Polls running past the threshold right now, read from the shards.

@@ -36,6 +36,11 @@ pub(crate) struct ThreadShard {
     /// This thread's stack capture buffer, when stack capture is on
     /// (shared by every doctor's shard of this thread).
     pub(crate) capture: Option<Arc<CaptureSlot>>,
+    /// The runtime worker this thread is (its index among the runtime's
+    /// workers), `None` for other threads: where the watchdog reads the
+    /// worker's progress in tokio's metrics to tell a stuck worker from
+    /// a busy one when no poll of it is marked.
+    pub(crate) worker: Option<usize>,
 }
 
 impl ThreadShard {
@@ -56,6 +61,7 @@ impl ThreadShard {
             preempted: AtomicU64::new(0),
             nodes: AtomicI64::new(0),
             capture: stack_capture.then(this_thread_slot).flatten(),
+            worker: tokio::runtime::worker_index(),
         }
     }
 }

@@ -28,6 +28,7 @@ use crate::util::lock;
 
 pub(crate) mod signal;
 pub(crate) mod symbols;
+pub(crate) mod unmarked;
 
 use symbols::{Frame, Symbolizer};
 
@@ -99,12 +100,30 @@ pub(crate) fn capture(shard: &ThreadShard) -> Option<Raw> {
 /// Unwinds and names a capture, innermost frame first. Reads the modules'
 /// debug info on first use.
 fn symbolize(raw: &Raw) -> Vec<Frame> {
+    symbolize_with_cfa(raw)
+        .into_iter()
+        .map(|(f, _)| f)
+        .collect()
+}
+
+/// [`symbolize`], each frame with its physical frame's canonical frame
+/// address (inlined frames share their caller's).
+fn symbolize_with_cfa(raw: &Raw) -> Vec<(Frame, u64)> {
     let mut sym = lock(&SYMBOLIZER);
     let sym = sym.get_or_insert_with(Symbolizer::new);
     sym.unwind(raw.regs, &raw.stack)
         .into_iter()
-        .flat_map(|a| sym.frames_at(a))
+        .flat_map(|(a, cfa)| sym.frames_at(a).into_iter().map(move |f| (f, cfa)))
         .collect()
+}
+
+/// A hash of the copied stack bytes from `lo` up to `hi` (addresses):
+/// frames that stay as they are while their callee runs.
+fn stack_hash(raw: &Raw, lo: u64, hi: u64) -> u64 {
+    let sp = raw.regs[1];
+    let at = |a: u64| (a.saturating_sub(sp) as usize).min(raw.stack.len());
+    let (lo, hi) = (at(lo), at(hi));
+    crate::util::fnv1a(raw.stack[lo..hi.max(lo)].iter().copied())
 }
 
 /// What the watchdog would have logged of a new stall, logged by the
@@ -130,6 +149,15 @@ enum Msg {
     Ended {
         shared: Weak<Shared>,
         stall: StallId,
+    },
+    /// A sample of a worker in no marked poll while the runtime lags.
+    Unmarked {
+        shared: Weak<Shared>,
+        sample: unmarked::Sample,
+    },
+    UnmarkedEnded {
+        shared: Weak<Shared>,
+        worker: (u64, usize),
     },
 }
 
@@ -159,6 +187,36 @@ pub(crate) fn ended(shared: &Arc<Shared>, identity: (usize, u64)) {
     });
 }
 
+/// Hands a sample of a worker in no marked poll (see [`unmarked`]) to the
+/// stacks thread.
+pub(crate) fn submit_unmarked(
+    shared: &Arc<Shared>,
+    worker: usize,
+    thread: String,
+    at: u64,
+    late_ns: u64,
+    raw: Raw,
+) -> bool {
+    send(Msg::Unmarked {
+        shared: Arc::downgrade(shared),
+        sample: unmarked::Sample {
+            worker: (shared.id, worker),
+            thread,
+            at,
+            late_ns,
+            raw,
+        },
+    })
+}
+
+/// The worker's unmarked run is over (it moved on, or the lag ended).
+pub(crate) fn unmarked_ended(shared: &Arc<Shared>, worker: usize) {
+    send(Msg::UnmarkedEnded {
+        shared: Arc::downgrade(shared),
+        worker: (shared.id, worker),
+    });
+}
+
 fn send(msg: Msg) -> bool {
     static TX: OnceLock<Option<Mutex<mpsc::Sender<Msg>>>> = OnceLock::new();
     let tx = TX.get_or_init(|| {
@@ -174,8 +232,20 @@ fn send(msg: Msg) -> bool {
 
 fn stacks_thread(rx: mpsc::Receiver<Msg>) {
     let mut samplers: HashMap<StallId, StallSampler> = HashMap::new();
+    let mut runs = unmarked::Runs::default();
     while let Ok(msg) = rx.recv() {
         match msg {
+            Msg::Unmarked { shared, sample } => {
+                if let Some(shared) = shared.upgrade() {
+                    let frames = symbolize_with_cfa(&sample.raw);
+                    runs.sample(&shared, &sample, frames);
+                }
+            }
+            Msg::UnmarkedEnded { shared, worker } => {
+                if let Some(shared) = shared.upgrade() {
+                    runs.end(&shared, worker);
+                }
+            }
             Msg::Sample {
                 shared,
                 stall,

@@ -236,29 +236,42 @@ impl Symbolizer {
     }
 
     /// Return addresses (lookup addresses: one byte into the call) of the
-    /// copied stack, innermost first.
-    pub(crate) fn unwind(&mut self, regs: [u64; 4], stack: &[u8]) -> Vec<u64> {
+    /// copied stack, innermost first, each with its frame's canonical frame
+    /// address (the stack pointer before the call into it): how far up the
+    /// unwinder had read when it found the caller's return address.
+    pub(crate) fn unwind(&mut self, regs: [u64; 4], stack: &[u8]) -> Vec<(u64, u64)> {
         let [pc, sp, fp, _lr] = regs;
+        let end = sp.saturating_add(stack.len() as u64);
+        let high = std::cell::Cell::new(sp);
         let mut read = |addr: u64| -> Result<u64, ()> {
             let off = addr.checked_sub(sp).ok_or(())? as usize;
             let bytes = stack.get(off..off + 8).ok_or(())?;
+            high.set(high.get().max(addr + 8));
             Ok(u64::from_ne_bytes(bytes.try_into().map_err(|_| ())?))
         };
         #[cfg(target_arch = "x86_64")]
         let start = framehop::x86_64::UnwindRegsX86_64::new(pc, sp, fp);
         #[cfg(target_arch = "aarch64")]
         let start = framehop::aarch64::UnwindRegsAarch64::new(_lr, sp, fp);
-        let mut out = Vec::new();
+        let mut addrs = Vec::new();
+        let mut reached = Vec::new();
         let mut it = self
             .unwinder
             .iter_frames(pc, start, &mut self.cache, &mut read);
-        while out.len() < MAX_FRAMES {
+        while addrs.len() < MAX_FRAMES {
             match it.next() {
-                Ok(Some(f)) => out.push(f.address_for_lookup()),
+                Ok(Some(f)) => {
+                    addrs.push(f.address_for_lookup());
+                    reached.push(high.get());
+                }
                 _ => break,
             }
         }
-        out
+        // Frame k's return address was read just below its CFA, while
+        // stepping to frame k + 1.
+        (0..addrs.len())
+            .map(|k| (addrs[k], reached.get(k + 1).copied().unwrap_or(end)))
+            .collect()
     }
 
     /// Every frame at `addr`, inlined ones first (innermost first).
@@ -349,7 +362,7 @@ impl Symbolizer {
 
 /// Where a function belongs by its path alone.
 fn origin_of_name(function: &str) -> Origin {
-    let path = function.trim_start_matches('<');
+    let path = crate_path(function);
     let krate = path.split("::").next().unwrap_or("");
     match krate {
         "std" | "core" | "alloc" | "__rust_begin_short_backtrace" => Origin::Std,
@@ -365,5 +378,54 @@ fn origin_of_name(function: &str) -> Origin {
             Origin::Std
         }
         _ => Origin::Service,
+    }
+}
+
+/// The path whose first segment names the crate a function belongs to:
+/// the function's own, or for `<Self as Trait>::f` the self type's, or the
+/// trait's when the self type is a primitive or a reference to one
+/// (`<u64 as core::iter::range::Step>::forward_unchecked` is core's).
+fn crate_path(function: &str) -> &str {
+    let Some(rest) = function.strip_prefix('<') else {
+        return function;
+    };
+    let mut self_ty = rest;
+    for prefix in ["&", "mut ", "*const ", "*mut ", "dyn ", "["] {
+        self_ty = self_ty.trim_start_matches(prefix);
+    }
+    let end = self_ty.find([' ', '>', ';', ']']).unwrap_or(self_ty.len());
+    if self_ty[..end].contains("::") {
+        return self_ty;
+    }
+    match rest.split_once(" as ") {
+        Some((_, tr)) => tr,
+        None => self_ty,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_qualified_self_type_belongs_to_its_crate_or_its_traits() {
+        let of = |f| origin_of_name(f);
+        assert_eq!(
+            of("<u64 as core::iter::range::Step>::forward_unchecked"),
+            Origin::Std
+        );
+        assert_eq!(of("<&str as core::fmt::Display>::fmt"), Origin::Std);
+        assert_eq!(
+            of("<tokio::time::Sleep as core::future::Future>::poll"),
+            Origin::Dependency
+        );
+        assert_eq!(of("<shop::Cart as core::fmt::Debug>::fmt"), Origin::Service);
+        assert_eq!(
+            of("<[u8] as alloc::slice::hack::ConvertVec>::to_vec"),
+            Origin::Std
+        );
+        assert_eq!(of("shop::hash_password"), Origin::Service);
+        assert_eq!(of("core::slice::sort::quicksort"), Origin::Std);
+        assert_eq!(of("__rust_try"), Origin::Std);
     }
 }

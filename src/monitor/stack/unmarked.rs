@@ -1,0 +1,304 @@
+//! Stalls that no poll marks: a worker stuck in code that runs in no span
+//! of the doctor's (a service with no instrumentation at all, or a route
+//! behind `TaskMonitorLayer` only), found through the lag probe.
+//!
+//! The watchdog knows a poll is running only where a span marked it. When
+//! none is marked but the lag probe is late by more than the threshold right
+//! now, the runtime is stalled and nothing says where, so the watchdog
+//! samples the stack of every runtime worker in no marked poll, again and
+//! again while the lag lasts (every half threshold at first, then at
+//! doubling gaps, [`MAX_SAMPLES`] at most). A worker is stuck in one poll,
+//! rather than busy with many polls of the same code, when across at least
+//! three consecutive samples spanning the threshold: every sample is inside
+//! a task poll (`tokio::runtime::task::raw::poll` is on the stack, so a
+//! parked worker never counts); the innermost frame of the service's own
+//! code is the same function; and the stack bytes of the frames between
+//! that function and the task poll are the same. Those caller frames stay
+//! as they are while their callee runs, and hold the polled task's own
+//! pointers, so the next task's poll through the same code differs there.
+//! tokio's stable metrics of the worker are read as well: when they move
+//! (it parked), the run ends. Such a worker is reported as a
+//! `blocking_poll` with the span `(no span)` at that frame's `file:line`.
+//!
+//! The blocked time is an estimate: how late the probe already was at the
+//! first sample, plus the time the samples span.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::symbols::Frame;
+use super::StallSampler;
+use crate::state::frames::FrameName;
+use crate::state::location::Origin;
+use crate::state::sites::{SiteMeta, Sites};
+use crate::state::Shared;
+use crate::util::lock;
+
+/// Captures of one worker per stall at most.
+pub(crate) const MAX_SAMPLES: u32 = 8;
+/// Captures that must agree, spanning at least the threshold, before a
+/// worker counts as stuck.
+const MIN_SAMPLES: u32 = 3;
+/// Captures before the gap between them starts doubling.
+const EVEN_SAMPLES: u32 = 4;
+/// The span name of a stall that no span marks.
+pub(crate) const NO_SPAN: &str = "(no span)";
+/// Least time between two log lines about the same culprit.
+const LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What tokio's metrics say of a worker's progress. It changes whenever
+/// the worker parks, and every 61 polls (its maintenance), so a worker
+/// whose progress is frozen while it is not parked is inside one poll.
+type Progress = (u64, u64, u128);
+
+fn progress(handle: &tokio::runtime::Handle, worker: usize) -> Option<Progress> {
+    let m = handle.metrics();
+    (worker < m.num_workers()).then(|| {
+        (
+            m.worker_park_count(worker),
+            m.worker_park_unpark_count(worker),
+            m.worker_total_busy_duration(worker).as_nanos(),
+        )
+    })
+}
+
+/// One worker's samples in the current stall.
+struct Due {
+    taken: u32,
+    last_at: u64,
+    gap_ns: u64,
+    progress: Progress,
+}
+
+/// Watchdog side: when to sample which worker.
+#[derive(Default)]
+pub(crate) struct Unmarked {
+    /// Per worker shard (its address).
+    due: HashMap<usize, Due>,
+}
+
+impl Unmarked {
+    /// One look, once per watchdog tick: samples the workers that are due
+    /// while the runtime lags, and ends every worker's run once it does not.
+    pub(crate) fn tick(&mut self, shared: &Arc<Shared>, handle: &tokio::runtime::Handle) {
+        if !shared.config.stack_capture {
+            return;
+        }
+        let late_ns = shared.lag_late_ns();
+        if late_ns < shared.threshold_ns {
+            for (key, d) in self.due.drain() {
+                if d.taken > 0 {
+                    super::unmarked_ended(shared, key);
+                }
+            }
+            return;
+        }
+        let workers = shared.unmarked_workers();
+        self.due.retain(|key, d| {
+            let keep = workers.iter().any(|w| Arc::as_ptr(w) as usize == *key);
+            if !keep && d.taken > 0 {
+                // A marked poll began there, or the thread is gone.
+                super::unmarked_ended(shared, *key);
+            }
+            keep
+        });
+        let now = shared.clock.raw();
+        let fresh = |p| Due {
+            taken: 0,
+            last_at: 0,
+            gap_ns: shared.threshold_ns / 2,
+            progress: p,
+        };
+        for w in workers {
+            let key = Arc::as_ptr(&w) as usize;
+            let Some(p) = w.worker.and_then(|i| progress(handle, i)) else {
+                continue;
+            };
+            let d = self.due.entry(key).or_insert_with(|| fresh(p));
+            if d.progress != p {
+                // The worker moved on: what it was in has ended.
+                if d.taken > 0 {
+                    super::unmarked_ended(shared, key);
+                }
+                *d = fresh(p);
+            }
+            if d.taken >= MAX_SAMPLES
+                || (d.taken > 0 && shared.clock.delta_as_nanos(d.last_at, now) < d.gap_ns)
+            {
+                continue;
+            }
+            let Some(raw) = super::capture(&w) else {
+                continue;
+            };
+            d.taken += 1;
+            d.last_at = now;
+            if d.taken >= EVEN_SAMPLES {
+                d.gap_ns = d.gap_ns.saturating_mul(2);
+            }
+            super::submit_unmarked(shared, key, w.thread.clone(), now, late_ns, raw);
+        }
+    }
+}
+
+/// Where a sample is: the index of the innermost frame of the service's own
+/// code and of the task poll it is in; `None` when the sample is not in a
+/// task poll (a parked or searching worker) or no frame of the service's
+/// code is on the stack.
+pub(crate) fn poll_culprit(frames: &[(Frame, u64)]) -> Option<(usize, usize)> {
+    let poll = frames.iter().position(|(f, _)| {
+        f.function.starts_with("tokio::runtime::task::raw::poll")
+            || f.function
+                .starts_with("tokio::runtime::task::harness::Harness::poll")
+    })?;
+    let culprit = frames[..poll]
+        .iter()
+        .position(|(f, _)| f.origin == Origin::Service)?;
+    Some((culprit, poll))
+}
+
+/// One capture of a worker in no marked poll, as the stacks thread gets it.
+pub(crate) struct Sample {
+    /// The doctor's id and the worker's shard address.
+    pub(crate) worker: (u64, usize),
+    pub(crate) thread: String,
+    /// Clock ticks at which it was taken.
+    pub(crate) at: u64,
+    /// How late the lag probe was then.
+    pub(crate) late_ns: u64,
+    pub(crate) raw: super::Raw,
+}
+
+/// One worker's run of samples in the same culprit function, in the same
+/// poll.
+pub(crate) struct Run {
+    function: String,
+    /// The stack bytes between the culprit and the task poll: the frames
+    /// that call the culprit, which stay as they are while it runs and
+    /// differ from one task's poll to the next (they hold the task's
+    /// pointers). Equal hashes mean one poll still running, not another
+    /// task's poll through the same code.
+    callers: u64,
+    first_at: u64,
+    late_ns: u64,
+    samples: u32,
+    sampler: StallSampler,
+    site: Option<u32>,
+    recorded_ns: u64,
+}
+
+/// Stacks-thread side: every worker's current run, and when each culprit
+/// was last logged.
+#[derive(Default)]
+pub(crate) struct Runs {
+    runs: HashMap<(u64, usize), Run>,
+    logged: HashMap<(u64, u32), Instant>,
+}
+
+impl Runs {
+    /// Notes one symbolized sample of `worker`, taken at clock tick `at`
+    /// while the lag probe was `late_ns` late.
+    pub(crate) fn sample(&mut self, shared: &Arc<Shared>, s: &Sample, frames: Vec<(Frame, u64)>) {
+        let Sample {
+            worker,
+            ref thread,
+            at,
+            late_ns,
+            ref raw,
+        } = *s;
+        let Some((at_culprit, at_poll)) = poll_culprit(&frames) else {
+            self.end(shared, worker);
+            return;
+        };
+        let callers = super::stack_hash(raw, frames[at_culprit].1, frames[at_poll].1);
+        let culprit = frames[at_culprit].0.clone();
+        let frames: Vec<Frame> = frames.into_iter().map(|(f, _)| f).collect();
+        if self
+            .runs
+            .get(&worker)
+            .is_some_and(|r| r.function != culprit.function || r.callers != callers)
+        {
+            self.end(shared, worker);
+        }
+        let run = self.runs.entry(worker).or_insert_with(|| Run {
+            function: culprit.function.clone(),
+            callers,
+            first_at: at,
+            late_ns,
+            samples: 0,
+            sampler: StallSampler::new(0),
+            site: None,
+            recorded_ns: 0,
+        });
+        run.samples += 1;
+        let verdict = run.sampler.add(Some(frames));
+        let spanned_ns = shared.clock.delta_as_nanos(run.first_at, at);
+        if run.samples < MIN_SAMPLES || spanned_ns < shared.threshold_ns {
+            return;
+        }
+        let blocked_ns = run.late_ns.saturating_add(spanned_ns);
+        let new = run.site.is_none();
+        let site = *run.site.get_or_insert_with(|| site_of(shared, &culprit));
+        run.sampler.site = site;
+        let b = &shared.sites.get(site).blocking;
+        if new {
+            b.polls.fetch_add(1, Relaxed);
+            *lock(&shared.stall_counts).entry(site).or_default() += 1;
+        }
+        let more = blocked_ns.saturating_sub(run.recorded_ns);
+        run.recorded_ns = run.recorded_ns.max(blocked_ns);
+        b.total_ns.fetch_add(more, Relaxed);
+        b.self_ns.fetch_add(more, Relaxed);
+        b.worst_ns.fetch_max(blocked_ns, Relaxed);
+        if let Some(v) = verdict {
+            shared.frames.set_live(site, v);
+        }
+        let due = self
+            .logged
+            .get(&(shared.id, site))
+            .is_none_or(|t| t.elapsed() >= LOG_EVERY);
+        if new && due {
+            self.logged.insert((shared.id, site), Instant::now());
+            let name = FrameName {
+                function: culprit.function.clone(),
+                location: culprit.location.clone(),
+            };
+            tracing::warn!(
+                target: "tokio_doctor",
+                span = NO_SPAN,
+                location = %culprit.location,
+                thread = %thread,
+                running_ms = blocked_ns / 1_000_000,
+                culprit = %name,
+                "a poll in no span is blocking a runtime worker right now (see /doctor)"
+            );
+        }
+    }
+
+    /// The worker's run is over: its verdict is counted once.
+    pub(crate) fn end(&mut self, shared: &Arc<Shared>, worker: (u64, usize)) {
+        let Some(mut run) = self.runs.remove(&worker) else {
+            return;
+        };
+        if let (Some(site), Some(v)) = (run.site, run.sampler.settle()) {
+            shared.frames.settle(site, v);
+        }
+    }
+}
+
+/// The site a stall in no span is reported at: `(no span)` at the culprit
+/// frame's location, with the culprit's module as its target.
+fn site_of(shared: &Shared, culprit: &Frame) -> u32 {
+    let key = Sites::location_key(&culprit.location, 0, crate::util::fnv1a(NO_SPAN.bytes()));
+    shared.sites.intern(key, || SiteMeta {
+        span: NO_SPAN.to_string(),
+        target: culprit
+            .function
+            .rsplit_once("::")
+            .map_or(culprit.function.as_str(), |(module, _)| module)
+            .trim_start_matches('<')
+            .to_string(),
+        location: culprit.location.clone(),
+    })
+}
