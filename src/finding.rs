@@ -617,16 +617,167 @@ pub struct Finding {
     pub fix: String,
 }
 
+/// Building a finding: [`Finding::new`] names what and where, the `with_*`
+/// methods add what was measured. Every field a detector leaves out keeps
+/// the value of "nothing seen": a count of 0, no peak, no cost, no evidence,
+/// no message and no fix.
+///
+/// # Examples
+/// ```
+/// use tokio_doctor::{Evidence, Finding, FindingKind, Severity};
+/// let f = Finding::new(
+///     FindingKind::BlockingPoll,
+///     Severity::Warning,
+///     "hash_password",
+///     "shop::auth",
+///     "src/auth.rs:42",
+/// )
+/// .with_count(3)
+/// .with_cost_seconds(0.25)
+/// .with_evidence([Evidence::new("blocked_seconds", 0.25, "seconds")])
+/// .with_fix("move the hashing into tokio::task::spawn_blocking");
+/// assert_eq!(f.evidence("blocked_seconds"), Some(0.25));
+/// assert_eq!(f.peak, None);
+/// ```
+impl Finding {
+    /// A finding of `kind` at a call site: its span name, target (module
+    /// path) and `file:line`, with nothing measured yet.
+    ///
+    /// # Examples
+    /// ```
+    /// use tokio_doctor::{Finding, FindingKind, Severity};
+    /// let f = Finding::new(FindingKind::QueueGrowth, Severity::Info, "jobs", "queue", "a.rs:7");
+    /// assert_eq!((f.count, f.cost_seconds), (0, 0.0));
+    /// assert!(f.evidence.is_empty() && f.message.is_empty() && f.fix.is_empty());
+    /// ```
+    pub fn new(
+        kind: FindingKind,
+        severity: Severity,
+        span: impl Into<String>,
+        target: impl Into<String>,
+        location: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            kind,
+            severity,
+            span: span.into(),
+            target: target.into(),
+            location: location.into(),
+            count: 0,
+            peak: None,
+            cost_seconds: 0.0,
+            evidence: Vec::new(),
+            message: String::new(),
+            fix: String::new(),
+        }
+    }
+
+    /// Sets [`count`](Finding::count): how many times it was observed.
+    ///
+    /// # Examples
+    /// ```
+    /// # use tokio_doctor::{Finding, FindingKind, Severity};
+    /// let f = Finding::new(FindingKind::SerialAwaits, Severity::Warning, "s", "t", "l")
+    ///     .with_count(4);
+    /// assert_eq!(f.count, 4);
+    /// ```
+    #[must_use]
+    pub fn with_count(mut self, count: u64) -> Finding {
+        self.count = count;
+        self
+    }
+
+    /// Sets [`peak`](Finding::peak): the highest level reached, for kinds
+    /// measured by a level (live tasks, concurrent children).
+    ///
+    /// # Examples
+    /// ```
+    /// # use tokio_doctor::{Finding, FindingKind, Severity};
+    /// let f = Finding::new(FindingKind::ExcessTasks, Severity::Warning, "s", "t", "l")
+    ///     .with_peak(20_000.0);
+    /// assert_eq!(f.peak, Some(20_000.0));
+    /// ```
+    #[must_use]
+    pub fn with_peak(mut self, peak: f64) -> Finding {
+        self.peak = Some(peak);
+        self
+    }
+
+    /// Sets [`cost_seconds`](Finding::cost_seconds): what it cost, which
+    /// findings are ranked by.
+    ///
+    /// # Examples
+    /// ```
+    /// # use tokio_doctor::{Finding, FindingKind, Severity};
+    /// let f = Finding::new(FindingKind::HeldAcrossAwait, Severity::Warning, "s", "t", "l")
+    ///     .with_cost_seconds(1.5);
+    /// assert_eq!(f.cost_seconds, 1.5);
+    /// ```
+    #[must_use]
+    pub fn with_cost_seconds(mut self, seconds: f64) -> Finding {
+        self.cost_seconds = seconds;
+        self
+    }
+
+    /// Adds figures to [`evidence`](Finding::evidence), after those already
+    /// there. Takes anything that yields figures: a `Vec`, an array, or an
+    /// `Option` for a figure measured only sometimes.
+    ///
+    /// # Examples
+    /// ```
+    /// # use tokio_doctor::{Evidence, Finding, FindingKind, Severity};
+    /// let bound: Option<f64> = None;
+    /// let f = Finding::new(FindingKind::UnboundedFanout, Severity::Warning, "s", "t", "l")
+    ///     .with_evidence(vec![Evidence::new("peak_concurrent", 5000.0, "count")])
+    ///     .with_evidence(bound.map(|b| Evidence::new("suggested_bound", b, "count")));
+    /// assert_eq!(f.evidence.len(), 1);
+    /// ```
+    #[must_use]
+    pub fn with_evidence(mut self, figures: impl IntoIterator<Item = Evidence>) -> Finding {
+        self.evidence.extend(figures);
+        self
+    }
+
+    /// Sets [`message`](Finding::message), the sentence saying what happened.
+    ///
+    /// # Examples
+    /// ```
+    /// # use tokio_doctor::{Finding, FindingKind, Severity};
+    /// let f = Finding::new(FindingKind::MissingDeadline, Severity::Warning, "s", "t", "l")
+    ///     .with_message("`s` at l has no deadline.");
+    /// assert_eq!(f.message, "`s` at l has no deadline.");
+    /// ```
+    #[must_use]
+    pub fn with_message(mut self, message: impl Into<String>) -> Finding {
+        self.message = message.into();
+        self
+    }
+
+    /// Sets [`fix`](Finding::fix), the line saying how to fix it.
+    ///
+    /// # Examples
+    /// ```
+    /// # use tokio_doctor::{Finding, FindingKind, Severity};
+    /// let f = Finding::new(FindingKind::ConnectionChurn, Severity::Info, "s", "t", "l")
+    ///     .with_fix("share one client");
+    /// assert_eq!(f.fix, "share one client");
+    /// ```
+    #[must_use]
+    pub fn with_fix(mut self, fix: impl Into<String>) -> Finding {
+        self.fix = fix.into();
+        self
+    }
+}
+
+/// Reading a finding.
 impl Finding {
     /// The value of the named evidence figure, if present.
     ///
     /// # Examples
     /// ```
     /// # use tokio_doctor::*;
-    /// # let f = Finding { kind: FindingKind::BlockingPoll, severity: Severity::Warning,
-    /// #   span: "s".into(), target: "t".into(), location: "l".into(), count: 1, peak: None,
-    /// #   cost_seconds: 0.1, evidence: vec![Evidence::new("worst_poll_seconds", 0.1, "seconds")],
-    /// #   message: String::new(), fix: String::new() };
+    /// # let f = Finding::new(FindingKind::BlockingPoll, Severity::Warning, "s", "t", "l")
+    /// #     .with_evidence([Evidence::new("worst_poll_seconds", 0.1, "seconds")]);
     /// assert_eq!(f.evidence("worst_poll_seconds"), Some(0.1));
     /// ```
     pub fn evidence(&self, name: &str) -> Option<f64> {

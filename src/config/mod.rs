@@ -8,13 +8,17 @@ use crate::Error;
 
 pub(crate) mod allow;
 pub mod defaults;
+pub(crate) mod nanos;
 pub(crate) mod settings;
 pub(crate) mod shape;
 
 use defaults::*;
 
 /// Everything the doctor can be told. Built by [`crate::DoctorBuilder`] or
-/// [`crate::Doctor::from_env`].
+/// [`crate::Doctor::from_env`]. The hot path reads the durations it
+/// compares with in nanoseconds, from [`nanos::Nanos`], which the doctor's
+/// state derives from the finished config (so setting a `Duration` here is
+/// all a setter does).
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) listen: Option<SocketAddr>,

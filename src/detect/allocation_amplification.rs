@@ -11,6 +11,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::at_site;
 use super::Detector;
 use super::Windows;
 use crate::alloc::AMPLIFICATION_RATIO;
@@ -59,19 +60,10 @@ impl Detector for AllocationAmplification {
                         "bytes",
                     ));
                 }
-                Finding {
-                    kind: FindingKind::AllocationAmplification,
-                    severity: Severity::Info,
-                    span: meta.span.clone(),
-                    target: meta.target.clone(),
-                    location: meta.location.clone(),
-                    count: amplified,
-                    peak: None,
-                    cost_seconds: 0.0,
-                    evidence,
-                    message: String::new(),
-                    fix: FIX.to_string(),
-                }
+                at_site(FindingKind::AllocationAmplification, Severity::Info, meta)
+                    .with_count(amplified)
+                    .with_evidence(evidence)
+                    .with_fix(FIX)
             })
             .collect()
     }

@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::at_site;
 use super::Detector;
 use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
@@ -61,20 +62,15 @@ impl Detector for BlockingPoll {
             .filter_map(|(idx, acc)| {
                 let meta = shared.sites.get(idx).meta.get()?;
                 let secs = |ns: u64| ns as f64 / 1e9;
-                let mut f = Finding {
-                    kind: FindingKind::BlockingPoll,
-                    severity: if acc.stalled_ns > 0 {
-                        Severity::Critical
-                    } else {
-                        Severity::Warning
-                    },
-                    span: meta.span.clone(),
-                    target: meta.target.clone(),
-                    location: meta.location.clone(),
-                    count: acc.polls,
-                    peak: None,
-                    cost_seconds: secs(acc.total_ns) + secs(acc.stalled_ns),
-                    evidence: vec![
+                let severity = if acc.stalled_ns > 0 {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                };
+                let mut f = at_site(FindingKind::BlockingPoll, severity, meta)
+                    .with_count(acc.polls)
+                    .with_cost_seconds(secs(acc.total_ns) + secs(acc.stalled_ns))
+                    .with_evidence([
                         Evidence::new("blocking_polls", acc.polls as f64, "count"),
                         Evidence::new("blocked_seconds", secs(acc.total_ns), "seconds"),
                         Evidence::new("worst_poll_seconds", secs(acc.worst_ns), "seconds"),
@@ -85,10 +81,8 @@ impl Detector for BlockingPoll {
                             shared.config.blocking_poll_threshold.as_secs_f64(),
                             "seconds",
                         ),
-                    ],
-                    message: String::new(),
-                    fix: FIX.to_string(),
-                };
+                    ])
+                    .with_fix(FIX);
                 if let Some((stack, stalls)) = shared.frames.for_site(idx) {
                     stack_sentence(&mut f, &stack, stalls);
                 }

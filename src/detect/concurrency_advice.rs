@@ -19,6 +19,7 @@
 //! **Silent on** callers at or under the knee, and on sites never seen at
 //! more than one level of concurrency (the ceiling is then unknown).
 
+use super::at_site;
 use super::shape_sampler::Advice;
 use super::Detector;
 use super::Windows;
@@ -67,16 +68,10 @@ impl Detector for ConcurrencyAdvice {
                 // Seconds of waiting the excess concurrency added in the
                 // last window: calls × (W − W at low load).
                 let added = (now.w - a.w_low).max(0.0) * now.calls;
-                let f = Finding {
-                    kind: FindingKind::ConcurrencyAdvice,
-                    severity: Severity::Info,
-                    span: meta.span.clone(),
-                    target: meta.target.clone(),
-                    location: meta.location.clone(),
-                    count: t.past_knee_samples,
-                    peak: None,
-                    cost_seconds: added,
-                    evidence: vec![
+                let f = at_site(FindingKind::ConcurrencyAdvice, Severity::Info, meta)
+                    .with_count(t.past_knee_samples)
+                    .with_cost_seconds(added)
+                    .with_evidence([
                         Evidence::new("recommended_concurrency", a.recommended as f64, "count"),
                         Evidence::new("in_flight", now.l, "count"),
                         Evidence::new("past_knee_now", f64::from(u8::from(a.past_knee)), "bool"),
@@ -91,10 +86,8 @@ impl Detector for ConcurrencyAdvice {
                             t.past_knee_samples as f64 * interval,
                             "seconds",
                         ),
-                    ],
-                    message: String::new(),
-                    fix: FIX.to_string(),
-                };
+                    ])
+                    .with_fix(FIX);
                 Some(f)
             })
             .collect()

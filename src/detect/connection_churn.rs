@@ -117,42 +117,41 @@ impl Detector for ConnectionChurn {
                 let c = t.last;
                 let now = c.is_some_and(|c| c.is_churning());
                 let total_handshake = t.stats.connect_ns.load(Relaxed) as f64 / 1e9;
-                Finding {
-                    kind: FindingKind::ConnectionChurn,
-                    severity: if now {
-                        Severity::Warning
-                    } else {
-                        Severity::Info
-                    },
-                    span: t.stats.peer.clone(),
-                    target: "connection".to_string(),
-                    location: t.stats.location.clone(),
-                    count: t.churn_checks,
-                    peak: None,
-                    cost_seconds: total_handshake,
-                    evidence: vec![
-                        Evidence::new(
-                            "new_connections_per_request",
-                            c.map_or(0.0, |c| c.ratio),
-                            "ratio",
-                        ),
-                        Evidence::new(
-                            "connections_per_second",
-                            c.map_or(0.0, |c| c.connections_per_second),
-                            "1/second",
-                        ),
-                        Evidence::new("requests_in_window", c.map_or(0.0, |c| c.requests), "count"),
-                        Evidence::new(
-                            "handshake_seconds_in_window",
-                            c.map_or(0.0, |c| c.handshake_seconds),
-                            "seconds",
-                        ),
-                        Evidence::new("handshake_seconds_total", total_handshake, "seconds"),
-                        Evidence::new("churning_now", if now { 1.0 } else { 0.0 }, "bool"),
-                    ],
-                    message: String::new(),
-                    fix: FIX.to_string(),
-                }
+                let severity = if now {
+                    Severity::Warning
+                } else {
+                    Severity::Info
+                };
+                Finding::new(
+                    FindingKind::ConnectionChurn,
+                    severity,
+                    t.stats.peer.clone(),
+                    "connection",
+                    t.stats.location.clone(),
+                )
+                .with_count(t.churn_checks)
+                .with_cost_seconds(total_handshake)
+                .with_evidence([
+                    Evidence::new(
+                        "new_connections_per_request",
+                        c.map_or(0.0, |c| c.ratio),
+                        "ratio",
+                    ),
+                    Evidence::new(
+                        "connections_per_second",
+                        c.map_or(0.0, |c| c.connections_per_second),
+                        "1/second",
+                    ),
+                    Evidence::new("requests_in_window", c.map_or(0.0, |c| c.requests), "count"),
+                    Evidence::new(
+                        "handshake_seconds_in_window",
+                        c.map_or(0.0, |c| c.handshake_seconds),
+                        "seconds",
+                    ),
+                    Evidence::new("handshake_seconds_total", total_handshake, "seconds"),
+                    Evidence::new("churning_now", if now { 1.0 } else { 0.0 }, "bool"),
+                ])
+                .with_fix(FIX)
             })
             .collect()
     }

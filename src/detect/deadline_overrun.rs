@@ -14,6 +14,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::at_site;
 use super::Detector;
 use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
@@ -37,16 +38,10 @@ impl Detector for DeadlineOverrun {
                 continue;
             }
             let over_ns = o.overrun_ns.load(Relaxed);
-            let f = Finding {
-                kind: FindingKind::DeadlineOverrun,
-                severity: Severity::Warning,
-                span: meta.span.clone(),
-                target: meta.target.clone(),
-                location: meta.location.clone(),
-                count: overruns + open.overrunning as u64,
-                peak: None,
-                cost_seconds: secs(over_ns),
-                evidence: vec![
+            let f = at_site(FindingKind::DeadlineOverrun, Severity::Warning, meta)
+                .with_count(overruns + open.overrunning as u64)
+                .with_cost_seconds(secs(over_ns))
+                .with_evidence([
                     Evidence::new("overruns", overruns as f64, "count"),
                     Evidence::new("overrun_seconds", secs(over_ns), "seconds"),
                     Evidence::new(
@@ -60,10 +55,8 @@ impl Detector for DeadlineOverrun {
                         shared.config.deadline_grace.as_secs_f64(),
                         "seconds",
                     ),
-                ],
-                message: String::new(),
-                fix: FIX.to_string(),
-            };
+                ])
+                .with_fix(FIX);
             out.push(f);
         }
         out

@@ -30,6 +30,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::at_site;
 use super::shape_sampler::{excess_burst, RUNTIME_BURST_PER_SECOND};
 use super::Detector;
 use super::Windows;
@@ -72,18 +73,12 @@ impl Detector for ExcessTasks {
                     }
                 })
                 .unwrap_or_default();
-            let f = Finding {
-                kind: FindingKind::ExcessTasks,
-                severity: Severity::Warning,
-                span: meta.span.clone(),
-                target: meta.target.clone(),
-                location: meta.location.clone(),
+            let f = at_site(FindingKind::ExcessTasks, Severity::Warning, meta)
                 // At least one once the finding shows: the peak may have
                 // come and gone between two samples.
-                count: hits.max(1),
-                peak: Some(peak as f64),
-                cost_seconds: 0.0,
-                evidence: vec![
+                .with_count(hits.max(1))
+                .with_peak(peak as f64)
+                .with_evidence([
                     Evidence::new("live_tasks", t.live() as f64, "count"),
                     Evidence::new("peak_live_tasks", peak as f64, "count"),
                     Evidence::new("spawned_per_second", rates.spawned, "1/second"),
@@ -92,34 +87,30 @@ impl Detector for ExcessTasks {
                     Evidence::new("completed", finished as f64, "count"),
                     Evidence::new("threshold_tasks", threshold as f64, "count"),
                     Evidence::new("peak_burst", burst as f64, "count"),
-                ],
-                message: String::new(),
-                fix: FIX.to_string(),
-            };
+                ])
+                .with_fix(FIX);
             out.push(f);
         }
         let runtime_peak = windows.shape.runtime_peak.load(Relaxed);
         let growth = windows.shape.runtime_growth();
         if out.is_empty() && runtime_peak >= threshold && growth >= RUNTIME_BURST_PER_SECOND {
             let live = windows.shape.runtime_live.load(Relaxed);
-            let f = Finding {
-                kind: FindingKind::ExcessTasks,
-                severity: Severity::Warning,
-                span: "runtime".to_string(),
-                target: "runtime".to_string(),
-                location: "runtime".to_string(),
-                count: windows.shape.runtime_excess_hits.load(Relaxed).max(1),
-                peak: Some(runtime_peak as f64),
-                cost_seconds: 0.0,
-                evidence: vec![
-                    Evidence::new("live_tasks", live as f64, "count"),
-                    Evidence::new("peak_live_tasks", runtime_peak as f64, "count"),
-                    Evidence::new("threshold_tasks", threshold as f64, "count"),
-                    Evidence::new("peak_growth_per_second", growth, "1/second"),
-                ],
-                message: String::new(),
-                fix: FIX.to_string(),
-            };
+            let f = Finding::new(
+                FindingKind::ExcessTasks,
+                Severity::Warning,
+                "runtime",
+                "runtime",
+                "runtime",
+            )
+            .with_count(windows.shape.runtime_excess_hits.load(Relaxed).max(1))
+            .with_peak(runtime_peak as f64)
+            .with_evidence([
+                Evidence::new("live_tasks", live as f64, "count"),
+                Evidence::new("peak_live_tasks", runtime_peak as f64, "count"),
+                Evidence::new("threshold_tasks", threshold as f64, "count"),
+                Evidence::new("peak_growth_per_second", growth, "1/second"),
+            ])
+            .with_fix(FIX);
             out.push(f);
         }
         out

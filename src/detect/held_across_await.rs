@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
+use super::at_site;
 use super::Detector;
 use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
@@ -97,16 +98,10 @@ impl Detector for HeldAcrossAwait {
             }
             let across = h.across_await.load(Relaxed);
             let idle_ns = h.idle_ns.load(Relaxed);
-            let f = Finding {
-                kind: FindingKind::HeldAcrossAwait,
-                severity: Severity::Warning,
-                span: meta.span.clone(),
-                target: meta.target.clone(),
-                location: meta.location.clone(),
-                count: idle_holds,
-                peak: None,
-                cost_seconds: secs(idle_ns),
-                evidence: vec![
+            let f = at_site(FindingKind::HeldAcrossAwait, Severity::Warning, meta)
+                .with_count(idle_holds)
+                .with_cost_seconds(secs(idle_ns))
+                .with_evidence([
                     Evidence::new("holds", h.holds.load(Relaxed) as f64, "count"),
                     Evidence::new("holds_across_await", across as f64, "count"),
                     Evidence::new("idle_holds", idle_holds as f64, "count"),
@@ -127,10 +122,8 @@ impl Detector for HeldAcrossAwait {
                         "count",
                     ),
                     Evidence::new("threshold_seconds", threshold, "seconds"),
-                ],
-                message: String::new(),
-                fix: FIX.to_string(),
-            };
+                ])
+                .with_fix(FIX);
             out.push(f);
         }
         out

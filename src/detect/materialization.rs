@@ -8,6 +8,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::at_site;
 use super::Detector;
 use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
@@ -30,16 +31,9 @@ impl Detector for Materialization {
             .map(|(_, site, meta)| {
                 let a = &site.alloc;
                 let instances = a.instances.load(Relaxed);
-                Finding {
-                    kind: FindingKind::Materialization,
-                    severity: Severity::Warning,
-                    span: meta.span.clone(),
-                    target: meta.target.clone(),
-                    location: meta.location.clone(),
-                    count: a.materialized.load(Relaxed),
-                    peak: None,
-                    cost_seconds: 0.0,
-                    evidence: vec![
+                at_site(FindingKind::Materialization, Severity::Warning, meta)
+                    .with_count(a.materialized.load(Relaxed))
+                    .with_evidence([
                         Evidence::new("peak_bytes", a.max_peak.load(Relaxed) as f64, "bytes"),
                         Evidence::new(
                             "mean_peak_bytes",
@@ -48,10 +42,8 @@ impl Detector for Materialization {
                         ),
                         Evidence::new("instances", instances as f64, "count"),
                         Evidence::new("threshold_bytes", threshold as f64, "bytes"),
-                    ],
-                    message: String::new(),
-                    fix: FIX.to_string(),
-                }
+                    ])
+                    .with_fix(FIX)
             })
             .collect()
     }

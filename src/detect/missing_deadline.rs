@@ -15,6 +15,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::at_site;
 use super::Detector;
 use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
@@ -39,20 +40,15 @@ impl Detector for MissingDeadline {
                 continue;
             }
             let (counts, sum_ns) = o.no_deadline_latency.snapshot();
-            let f = Finding {
-                kind: FindingKind::MissingDeadline,
-                severity: if open.hung_without_deadline > 0 {
-                    Severity::Critical
-                } else {
-                    Severity::Warning
-                },
-                span: meta.span.clone(),
-                target: meta.target.clone(),
-                location: meta.location.clone(),
-                count: calls + open.hung_without_deadline as u64,
-                peak: None,
-                cost_seconds: secs(sum_ns),
-                evidence: vec![
+            let severity = if open.hung_without_deadline > 0 {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            };
+            let f = at_site(FindingKind::MissingDeadline, severity, meta)
+                .with_count(calls + open.hung_without_deadline as u64)
+                .with_cost_seconds(secs(sum_ns))
+                .with_evidence([
                     Evidence::new("calls_without_deadline", calls as f64, "count"),
                     Evidence::new(
                         "p50_seconds",
@@ -76,10 +72,8 @@ impl Detector for MissingDeadline {
                         "seconds",
                     ),
                     Evidence::new("in_flight", open.in_flight as f64, "count"),
-                ],
-                message: String::new(),
-                fix: FIX.to_string(),
-            };
+                ])
+                .with_fix(FIX);
             out.push(f);
         }
         out

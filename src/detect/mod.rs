@@ -26,7 +26,8 @@ mod windows;
 
 pub(crate) use windows::Windows;
 
-use crate::finding::Finding;
+use crate::finding::{Finding, FindingKind, Severity};
+use crate::state::sites::SiteMeta;
 use crate::state::Shared;
 
 /// What every detector implements.
@@ -39,6 +40,18 @@ pub(crate) trait Detector: Send + Sync {
     fn sentence(&self, finding: &Finding) -> String;
     /// One sentence summarising several findings of this detector.
     fn summary(&self, findings: &[Finding]) -> String;
+}
+
+/// A finding at a call site of the sites table, named as its labels name
+/// it; most detectors report per site, so they start here.
+pub(crate) fn at_site(kind: FindingKind, severity: Severity, meta: &SiteMeta) -> Finding {
+    Finding::new(
+        kind,
+        severity,
+        meta.span.clone(),
+        meta.target.clone(),
+        meta.location.clone(),
+    )
 }
 
 /// Every detector of this build, in the spec's order.

@@ -154,19 +154,17 @@ impl Detector for QueueGrowth {
                         severity = Severity::Critical;
                     }
                 }
-                Finding {
-                    kind: FindingKind::QueueGrowth,
+                Finding::new(
+                    FindingKind::QueueGrowth,
                     severity,
-                    span: t.stats.name.to_string(),
-                    target: "queue".to_string(),
-                    location: t.stats.location.clone(),
-                    count: t.growing_checks,
-                    peak: None,
-                    cost_seconds: t.growing_checks as f64 * cfg.sample_interval.as_secs_f64(),
-                    evidence,
-                    message: String::new(),
-                    fix: FIX.to_string(),
-                }
+                    t.stats.name,
+                    "queue",
+                    t.stats.location.clone(),
+                )
+                .with_count(t.growing_checks)
+                .with_cost_seconds(t.growing_checks as f64 * cfg.sample_interval.as_secs_f64())
+                .with_evidence(evidence)
+                .with_fix(FIX)
             })
             .collect()
     }

@@ -78,31 +78,29 @@ impl Detector for RouteSlowPolls {
                 if p.slow < MIN_SLOW_POLLS || ratio.is_nan() || ratio < MIN_SLOW_POLL_RATIO {
                     return None;
                 }
-                let f = Finding {
-                    kind: FindingKind::BlockingPoll,
-                    severity: Severity::Warning,
-                    span: route,
-                    target: "route".to_string(),
-                    location: r.location.clone(),
-                    count: p.slow,
-                    peak: None,
-                    cost_seconds: p.slow_seconds,
-                    evidence: vec![
-                        Evidence::new("blocking_polls", p.slow as f64, "count"),
-                        Evidence::new("blocked_seconds", p.slow_seconds, "seconds"),
-                        Evidence::new("slow_poll_ratio", ratio, "ratio"),
-                        Evidence::new(
-                            "mean_slow_poll_seconds",
-                            p.slow_seconds / p.slow as f64,
-                            "seconds",
-                        ),
-                        Evidence::new("preempted_polls", p.preempted as f64, "count"),
-                        Evidence::new("requests", m.instrumented_count as f64, "count"),
-                        Evidence::new("threshold_seconds", threshold, "seconds"),
-                    ],
-                    message: String::new(),
-                    fix: FIX.to_string(),
-                };
+                let f = Finding::new(
+                    FindingKind::BlockingPoll,
+                    Severity::Warning,
+                    route,
+                    "route",
+                    r.location.clone(),
+                )
+                .with_count(p.slow)
+                .with_cost_seconds(p.slow_seconds)
+                .with_evidence([
+                    Evidence::new("blocking_polls", p.slow as f64, "count"),
+                    Evidence::new("blocked_seconds", p.slow_seconds, "seconds"),
+                    Evidence::new("slow_poll_ratio", ratio, "ratio"),
+                    Evidence::new(
+                        "mean_slow_poll_seconds",
+                        p.slow_seconds / p.slow as f64,
+                        "seconds",
+                    ),
+                    Evidence::new("preempted_polls", p.preempted as f64, "count"),
+                    Evidence::new("requests", m.instrumented_count as f64, "count"),
+                    Evidence::new("threshold_seconds", threshold, "seconds"),
+                ])
+                .with_fix(FIX);
                 Some(f)
             })
             .collect()

@@ -24,6 +24,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::at_site;
 use super::Detector;
 use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
@@ -81,16 +82,10 @@ impl Detector for SerialAwaits {
                 let calls = s.serial_calls.load(Relaxed);
                 let total = s.serial_total_ns.load(Relaxed);
                 let avoidable = secs(s.serial_avoidable_ns.load(Relaxed));
-                let mut f = Finding {
-                    kind: FindingKind::SerialAwaits,
-                    severity: Severity::Warning,
-                    span: meta.span.clone(),
-                    target: meta.target.clone(),
-                    location: meta.location.clone(),
-                    count: s.serial_chains.load(Relaxed),
-                    peak: None,
-                    cost_seconds: avoidable,
-                    evidence: vec![
+                let mut f = at_site(FindingKind::SerialAwaits, Severity::Warning, meta)
+                    .with_count(s.serial_chains.load(Relaxed))
+                    .with_cost_seconds(avoidable)
+                    .with_evidence([
                         Evidence::new(
                             "longest_chain",
                             s.serial_longest.load(Relaxed) as f64,
@@ -109,10 +104,8 @@ impl Detector for SerialAwaits {
                             shared.config.shape.serial_chain as f64,
                             "count",
                         ),
-                    ],
-                    message: String::new(),
-                    fix: FIX.to_string(),
-                };
+                    ])
+                    .with_fix(FIX);
                 let parent = shared.sites.get(s.serial_parent.load(Relaxed)).meta.get();
                 f.message = describe(&f, parent);
                 f

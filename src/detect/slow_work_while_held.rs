@@ -13,6 +13,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::at_site;
 use super::Detector;
 use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
@@ -41,16 +42,10 @@ impl Detector for SlowWorkWhileHeld {
             let (inner_span, inner_location) = inner_meta
                 .map(|m| (m.span, m.location))
                 .unwrap_or_else(|| ("other".into(), "other".into()));
-            let f = Finding {
-                kind: FindingKind::SlowWorkWhileHeld,
-                severity: Severity::Warning,
-                span: meta.span.clone(),
-                target: meta.target.clone(),
-                location: meta.location.clone(),
-                count,
-                peak: None,
-                cost_seconds: secs(total_ns),
-                evidence: vec![
+            let f = at_site(FindingKind::SlowWorkWhileHeld, Severity::Warning, meta)
+                .with_count(count)
+                .with_cost_seconds(secs(total_ns))
+                .with_evidence([
                     Evidence::new("slow_calls", count as f64, "count"),
                     Evidence::new("slow_seconds", secs(total_ns), "seconds"),
                     Evidence::new("inner_calls", worst.count as f64, "count"),
@@ -62,10 +57,11 @@ impl Detector for SlowWorkWhileHeld {
                     Evidence::new("inner_worst_seconds", secs(worst.worst_ns), "seconds"),
                     Evidence::new("holds", h.holds.load(Relaxed) as f64, "count"),
                     Evidence::new("threshold_seconds", threshold, "seconds"),
-                ],
-                message: format!("{inner_span}\u{0}{inner_location}"),
-                fix: FIX.to_string(),
-            };
+                ])
+                // A draft only sentence() reads: the inner span's name and
+                // location; conclude() replaces it with the sentence.
+                .with_message(format!("{inner_span}\u{0}{inner_location}"))
+                .with_fix(FIX);
             out.push(f);
         }
         out

@@ -25,6 +25,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::at_site;
 use super::Detector;
 use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
@@ -82,16 +83,10 @@ impl Detector for TrivialAsync {
                 } else {
                     Severity::Info
                 };
-                let f = Finding {
-                    kind: FindingKind::TrivialAsync,
-                    severity,
-                    span: meta.span.clone(),
-                    target: meta.target.clone(),
-                    location: meta.location.clone(),
-                    count: n,
-                    peak: None,
-                    cost_seconds: n as f64 * per,
-                    evidence: vec![
+                let f = at_site(FindingKind::TrivialAsync, severity, meta)
+                    .with_count(n)
+                    .with_cost_seconds(n as f64 * per)
+                    .with_evidence([
                         Evidence::new("trivial_per_second", best.trivial, "1/second"),
                         Evidence::new("trivial_per_second_now", now.trivial, "1/second"),
                         Evidence::new("trivial_share", best.trivial_share, "ratio"),
@@ -100,10 +95,8 @@ impl Detector for TrivialAsync {
                         Evidence::new("mean_busy_seconds", mean(busy), "seconds"),
                         Evidence::new("mean_wait_seconds", mean(wait), "seconds"),
                         Evidence::new("overhead_seconds", n as f64 * per, "seconds"),
-                    ],
-                    message: String::new(),
-                    fix: FIX.to_string(),
-                };
+                    ])
+                    .with_fix(FIX);
                 Some(f)
             })
             .collect()

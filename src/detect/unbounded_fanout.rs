@@ -23,6 +23,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::at_site;
 use super::Detector;
 use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
@@ -117,19 +118,11 @@ impl Detector for UnboundedFanout {
             if let Some(b) = super::concurrency_advice::recommended(windows, idx) {
                 evidence.push(Evidence::new("suggested_bound", b as f64, "count"));
             }
-            let mut f = Finding {
-                kind: FindingKind::UnboundedFanout,
-                severity: Severity::Warning,
-                span: meta.span.clone(),
-                target: meta.target.clone(),
-                location: meta.location.clone(),
-                count,
-                peak: Some(peak as f64),
-                cost_seconds: 0.0,
-                evidence,
-                message: String::new(),
-                fix: FIX.to_string(),
-            };
+            let mut f = at_site(FindingKind::UnboundedFanout, Severity::Warning, meta)
+                .with_count(count)
+                .with_peak(peak as f64)
+                .with_evidence(evidence)
+                .with_fix(FIX);
             let parent = (live.is_none())
                 .then(|| shared.sites.get(s.fanout_parent.load(Relaxed)).meta.get())
                 .flatten();

@@ -272,19 +272,18 @@ mod tests {
 
     #[test]
     fn every_dynamic_string_is_escaped() {
-        let f = Finding {
-            kind: FindingKind::BlockingPoll,
-            severity: Severity::Critical,
-            span: "<script>alert(1)</script>".into(),
-            target: "a&b".into(),
-            location: "src/\"x\".rs:1".into(),
-            count: 3,
-            peak: None,
-            cost_seconds: 1.5,
-            evidence: vec![Evidence::new("worst_poll_seconds", 0.25, "seconds")],
-            message: "it's <bad>".into(),
-            fix: "use <spawn_blocking>".into(),
-        };
+        let f = Finding::new(
+            FindingKind::BlockingPoll,
+            Severity::Critical,
+            "<script>alert(1)</script>",
+            "a&b",
+            "src/\"x\".rs:1",
+        )
+        .with_count(3)
+        .with_cost_seconds(1.5)
+        .with_evidence([Evidence::new("worst_poll_seconds", 0.25, "seconds")])
+        .with_message("it's <bad>")
+        .with_fix("use <spawn_blocking>");
         let page = render(&report(vec![f]));
         assert!(!page.contains("<script>alert"), "{page}");
         assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
@@ -389,19 +388,18 @@ mod chart_tests {
     }
 
     fn finding(kind: FindingKind, i: usize) -> Finding {
-        Finding {
+        Finding::new(
             kind,
-            severity: Severity::Warning,
-            span: format!("site{i}"),
-            target: "shop".into(),
-            location: format!("src/shop.rs:{i}"),
-            count: 1,
-            cost_seconds: 1.0,
-            evidence: evidence_of(kind),
-            message: "m".into(),
-            fix: "f".into(),
-            peak: None,
-        }
+            Severity::Warning,
+            format!("site{i}"),
+            "shop",
+            format!("src/shop.rs:{i}"),
+        )
+        .with_count(1)
+        .with_cost_seconds(1.0)
+        .with_evidence(evidence_of(kind))
+        .with_message("m")
+        .with_fix("f")
     }
 
     fn report(findings: Vec<Finding>, trends: Vec<Trend>) -> Report {

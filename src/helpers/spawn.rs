@@ -140,7 +140,7 @@ impl<F: Future> Future for Counted<F> {
         let out = this.inner.poll(cx);
         if out.is_ready() {
             let busy = clock.delta_as_nanos(start, clock.raw());
-            if busy <= track.shared.config.shape.trivial_busy.as_nanos() as u64 {
+            if busy <= track.shared.ns.trivial_busy {
                 let t = track.stats();
                 t.trivial.fetch_add(1, Relaxed);
                 t.trivial_busy_ns.fetch_add(busy, Relaxed);

@@ -109,7 +109,7 @@ impl DoctorCore {
     fn new(shared: Arc<Shared>) -> DoctorCore {
         DoctorCore {
             clock: shared.clock.clone(),
-            threshold_ns: shared.threshold_ns,
+            threshold_ns: shared.ns.blocking_poll_threshold,
             owner: shared.id,
             shared,
         }

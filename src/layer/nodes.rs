@@ -207,7 +207,7 @@ where
     };
     super::shape::span_closed(shared, &closed, span.metadata());
     let site = shared.sites.get(node.site);
-    let grace = shared.config.deadline_grace.as_nanos() as u64;
+    let grace = shared.ns.deadline_grace;
     if node.deadline_ns != u64::MAX && duration_ns > node.deadline_ns.saturating_add(grace) {
         let o = site.outbound();
         let over = duration_ns - node.deadline_ns;
@@ -225,7 +225,7 @@ where
             o.no_deadline_latency.record(duration_ns);
         }
     }
-    let threshold = shared.config.held_idle_threshold.as_nanos() as u64;
+    let threshold = shared.ns.held_idle_threshold;
     if let Some(h) = &node.hold {
         site.held()
             .released(h, now, poll_start, &layer.clock, threshold);

@@ -162,7 +162,7 @@ impl ChildShape {
             return;
         }
         let cfg = &shared.config.shape;
-        let idle = closed.duration_ns >= cfg.serial_min_await.as_nanos() as u64
+        let idle = closed.duration_ns >= shared.ns.serial_min_await
             && closed.busy_ns.saturating_mul(2) < closed.duration_ns;
         if !r.clean || !idle || parent.sequential_intended {
             r.reset_chain();
@@ -236,10 +236,7 @@ pub(crate) fn span_closed(shared: &Shared, closed: &Closed, meta: &Metadata<'_>)
     // inline `#[instrument]`ed future awaited in place costs next to
     // nothing when it happens not to wait (a buffered write with room),
     // and making it sync would be wrong advice for code that does I/O.
-    if is_task_span(meta)
-        && closed.enters == 2
-        && closed.busy_ns <= shared.config.shape.trivial_busy.as_nanos() as u64
-    {
+    if is_task_span(meta) && closed.enters == 2 && closed.busy_ns <= shared.ns.trivial_busy {
         stats.trivial.fetch_add(1, Relaxed);
         stats.trivial_busy_ns.fetch_add(closed.busy_ns, Relaxed);
         stats

@@ -126,7 +126,7 @@ impl Stacks {
         let (taken, next) = self
             .due
             .entry(s.identity)
-            .or_insert((0, shared.threshold_ns));
+            .or_insert((0, shared.ns.blocking_poll_threshold));
         if *taken >= stack::MAX_SAMPLES || s.running_ns < *next {
             return log;
         }

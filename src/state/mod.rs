@@ -15,6 +15,7 @@
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex};
 
+use crate::config::nanos::Nanos;
 use crate::config::Config;
 use crate::util::lock;
 
@@ -45,8 +46,10 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct Shared {
     pub(crate) id: u64,
     pub(crate) config: Config,
+    /// The durations of `config` the hot path compares with, in
+    /// nanoseconds, derived from it once here (see `config::nanos`).
+    pub(crate) ns: Nanos,
     pub(crate) clock: quanta::Clock,
-    pub(crate) threshold_ns: u64,
     pub(crate) sites: Sites,
     shards: Mutex<Vec<Arc<ThreadShard>>>,
     /// Polls of threads that have exited, so their counts are never lost.
@@ -83,10 +86,7 @@ impl Shared {
     pub(crate) fn new(config: Config, runtime_metric: runtime_samples::ResolveField) -> Shared {
         Shared {
             id: NEXT_ID.fetch_add(1, Relaxed),
-            threshold_ns: config
-                .blocking_poll_threshold
-                .as_nanos()
-                .min(u64::MAX as u128) as u64,
+            ns: Nanos::of(&config),
             sites: Sites::new(config.label_cap),
             frames: frames::BlockingFrames::new(config.label_cap),
             config,
@@ -227,10 +227,10 @@ impl Shared {
                 continue;
             }
             let mut running_ns = self.clock.delta_as_nanos(since, now);
-            if running_ns >= self.threshold_ns {
+            if running_ns >= self.ns.blocking_poll_threshold {
                 running_ns = s.sched.stalled_ns(&self.clock, since, running_ns);
             }
-            if running_ns >= self.threshold_ns {
+            if running_ns >= self.ns.blocking_poll_threshold {
                 out.push(Stall {
                     site,
                     thread: s.thread.clone(),

@@ -151,8 +151,8 @@ impl OutboundStats {
 pub(crate) fn sites_with_calls(
     shared: &crate::state::Shared,
 ) -> Vec<(&crate::state::sites::SiteMeta, &OutboundStats, OpenCalls)> {
-    let hang_ns = shared.config.hang_limit.as_nanos() as u64;
-    let grace_ns = shared.config.deadline_grace.as_nanos() as u64;
+    let hang_ns = shared.ns.hang_limit;
+    let grace_ns = shared.ns.deadline_grace;
     let now = shared.clock.raw();
     shared
         .sites

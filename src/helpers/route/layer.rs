@@ -198,7 +198,7 @@ where
         let judge = Judge {
             polls,
             clock: shared.clock.clone(),
-            threshold_ns: shared.threshold_ns,
+            threshold_ns: shared.ns.blocking_poll_threshold,
             owner: shared.id,
         };
         RouteFuture::new(monitor.instrument(self.inner.call(req)), judge)
