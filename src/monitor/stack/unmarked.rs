@@ -87,7 +87,7 @@ impl Unmarked {
             return;
         }
         let late_ns = shared.lag_late_ns();
-        if late_ns < shared.threshold_ns {
+        if late_ns < shared.ns.blocking_poll_threshold {
             for (key, d) in self.due.drain() {
                 if d.taken > 0 {
                     super::unmarked_ended(shared, key);
@@ -108,7 +108,7 @@ impl Unmarked {
         let fresh = |p| Due {
             taken: 0,
             last_at: 0,
-            gap_ns: shared.threshold_ns / 2,
+            gap_ns: shared.ns.blocking_poll_threshold / 2,
             progress: p,
         };
         for w in workers {
@@ -234,7 +234,7 @@ impl Runs {
         run.samples += 1;
         let verdict = run.sampler.add(Some(frames));
         let spanned_ns = shared.clock.delta_as_nanos(run.first_at, at);
-        if run.samples < MIN_SAMPLES || spanned_ns < shared.threshold_ns {
+        if run.samples < MIN_SAMPLES || spanned_ns < shared.ns.blocking_poll_threshold {
             return;
         }
         let blocked_ns = run.late_ns.saturating_add(spanned_ns);
