@@ -119,14 +119,20 @@ impl Detector for BlockingPoll {
                 f.span, f.location, stalled
             ));
         }
-        // check() left what the stack captures say; it follows.
-        if !f.message.is_empty() {
-            if !s.is_empty() {
-                s.push(' ');
-            }
-            s.push_str(&f.message);
+        // check() left what the stack captures say; it follows, or leads
+        // when the blamed span is a dependency's (tower-http's `request`):
+        // the frame in the service's own code is what its reader can fix.
+        if f.message.is_empty() {
+            s
+        } else if s.is_empty() {
+            f.message.clone()
+        } else if crate::state::location::is_dependency_location(&f.location)
+            && f.message.contains(CULPRIT_SAYS)
+        {
+            format!("{} {s}", f.message)
+        } else {
+            format!("{s} {}", f.message)
         }
-        s
     }
 
     fn summary(&self, findings: &[Finding]) -> String {
@@ -147,6 +153,9 @@ impl Detector for BlockingPoll {
         }
     }
 }
+
+/// How the stack sentence names a culprit in the service's own code.
+const CULPRIT_SAYS: &str = "puts the culprit in the service's own code:";
 
 /// Adds what the stack captures of this site's stalls say: the culprit
 /// frame, the innermost frame and the top of the stack, to the sentence and
@@ -172,7 +181,7 @@ fn stack_sentence(f: &mut Finding, stack: &StallStack, stalls: u64) {
     };
     let mut s = match &stack.culprit {
         Some(c) => format!(
-            "{when} puts the culprit in the service's own code: {c} ({} of {} capture{} there).",
+            "{when} {CULPRIT_SAYS} {c} ({} of {} capture{} there).",
             stack.agreeing,
             stack.samples,
             if stack.samples == 1 { "" } else { "s" }
@@ -193,5 +202,57 @@ fn stack_sentence(f: &mut Finding, stack: &StallStack, stalls: u64) {
     } else {
         f.message.push(' ');
         f.message.push_str(&s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(location: &str) -> Finding {
+        let mut f = Finding::new(
+            FindingKind::BlockingPoll,
+            Severity::Warning,
+            "request",
+            "tower_http::trace",
+            location,
+        )
+        .with_count(3)
+        .with_evidence([
+            Evidence::new("blocked_seconds", 0.06, "seconds"),
+            Evidence::new("worst_poll_seconds", 0.02, "seconds"),
+            Evidence::new("threshold_seconds", 0.01, "seconds"),
+        ]);
+        let stack = StallStack {
+            culprit: Some(crate::state::frames::FrameName {
+                function: "shop::hash_password".into(),
+                location: "src/shop.rs:108".into(),
+            }),
+            innermost: None,
+            top: Vec::new(),
+            agreeing: 2,
+            samples: 3,
+        };
+        stack_sentence(&mut f, &stack, 1);
+        f
+    }
+
+    #[test]
+    fn a_dependency_span_leads_with_the_culprit_in_the_services_code() {
+        let f = finding("tower-http-0.6.11/src/trace/make_span.rs:109");
+        let s = BlockingPoll.sentence(&f);
+        assert!(
+            s.starts_with("The stack of 1 stall caught while running puts the culprit"),
+            "{s}"
+        );
+        assert!(s.find("shop::hash_password") < s.find("`request` at"), "{s}");
+    }
+
+    #[test]
+    fn the_services_own_span_comes_first() {
+        let f = finding("src/shop.rs:100");
+        let s = BlockingPoll.sentence(&f);
+        assert!(s.starts_with("`request` at src/shop.rs:100 blocked"), "{s}");
+        assert!(s.contains("shop::hash_password"), "{s}");
     }
 }

@@ -85,6 +85,25 @@ fn dependency_rest(path: &str) -> Option<&str> {
     None
 }
 
+/// Whether a stable location (as [`stable_path`] writes it) is in a
+/// registry dependency: its first segment is `name-major.minor.patch`
+/// (`tower-http-0.6.11/src/trace/make_span.rs:109`).
+pub(crate) fn is_dependency_location(location: &str) -> bool {
+    let Some((first, _)) = location.split_once('/') else {
+        return false;
+    };
+    let number = |p: &str| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit());
+    first.match_indices('-').any(|(i, _)| {
+        let mut parts = first[i + 1..].splitn(3, '.');
+        i > 0
+            && parts.next().is_some_and(number)
+            && parts.next().is_some_and(number)
+            && parts
+                .next()
+                .is_some_and(|p| p.starts_with(|c: char| c.is_ascii_digit()))
+    })
+}
+
 /// A demangled Rust path without generic arguments: `alloc::vec::Vec<T>::push`
 /// becomes `alloc::vec::Vec::push`; a qualified self type keeps its angle
 /// brackets (`<a::B as c::D>::f`) with its own arguments removed.
@@ -123,6 +142,19 @@ pub(crate) fn without_generics(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dependency_location_is_told_from_the_services_own() {
+        assert!(is_dependency_location(
+            "tower-http-0.6.11/src/trace/make_span.rs:109"
+        ));
+        assert!(is_dependency_location("tokio-1.54.1/src/runtime/mod.rs:3"));
+        assert!(is_dependency_location("foo-bar-1.0.0-rc.1/src/lib.rs:1"));
+        assert!(!is_dependency_location("src/handlers.rs:42"));
+        assert!(!is_dependency_location("examples/demo/shop.rs:108"));
+        assert!(!is_dependency_location("my-service-v2/src/main.rs:10"));
+        assert!(!is_dependency_location("tokio-1.54.1"));
+    }
 
     #[test]
     fn build_machine_paths_become_stable() {
