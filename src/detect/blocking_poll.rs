@@ -245,7 +245,10 @@ mod tests {
             s.starts_with("The stack of 1 stall caught while running puts the culprit"),
             "{s}"
         );
-        assert!(s.find("shop::hash_password") < s.find("`request` at"), "{s}");
+        assert!(
+            s.find("shop::hash_password") < s.find("`request` at"),
+            "{s}"
+        );
     }
 
     #[test]

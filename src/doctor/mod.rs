@@ -185,6 +185,37 @@ impl Doctor {
             .instrument(job)
     }
 
+    /// Installs tokio's task poll hooks (`--cfg tokio_unstable`) on a
+    /// runtime builder, so that every poll of every task is marked on its
+    /// worker, in a span or not: the watchdog then sees a stall in any task
+    /// while it lasts (and captures its stack), and a slow poll outside the
+    /// service's spans is blamed on `runtime.spawn` at the task's spawn
+    /// `file:line`. This works without tokio's `tracing` feature and
+    /// without the doctor's layer. Costs two clock reads and a thread-local
+    /// lookup per poll.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// let doctor = tokio_doctor::Doctor::builder().build()?;
+    /// let mut builder = tokio::runtime::Builder::new_multi_thread();
+    /// let rt = doctor.install_poll_hooks(builder.enable_all()).build()?;
+    /// rt.block_on(async {
+    ///     let _running = doctor.start()?;
+    ///     // ... serve ...
+    ///     Ok::<(), tokio_doctor::Error>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(tokio_unstable)]
+    #[cfg_attr(docsrs, doc(cfg(tokio_unstable)))]
+    pub fn install_poll_hooks<'b>(
+        &self,
+        builder: &'b mut tokio::runtime::Builder,
+    ) -> &'b mut tokio::runtime::Builder {
+        crate::layer::poll_hooks::install(&self.shared, builder);
+        builder
+    }
+
     /// The report `/doctor` serves.
     pub fn report(&self) -> Report {
         crate::export::report(&self.shared, &self.detectors)

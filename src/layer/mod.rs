@@ -9,6 +9,8 @@ mod filter;
 mod nodes;
 pub(crate) mod shape;
 
+#[cfg(tokio_unstable)]
+pub(crate) mod poll_hooks;
 pub(crate) mod span_node;
 pub(crate) mod thread_state;
 
@@ -169,14 +171,21 @@ impl DoctorCore {
         self.site_of_callsite(span.metadata())
     }
 
-    #[cold]
     fn record_slow_poll(&self, slow: SlowPoll) {
-        let b = &self.shared.sites.get(slow.site).blocking;
-        b.polls.fetch_add(1, Relaxed);
-        b.total_ns.fetch_add(slow.elapsed_ns, Relaxed);
-        b.self_ns.fetch_add(slow.self_ns, Relaxed);
-        b.worst_ns.fetch_max(slow.elapsed_ns, Relaxed);
+        record_slow_poll(&self.shared, slow);
     }
+}
+
+/// Counts a finished poll that crossed the blocking threshold at its
+/// blamed site: the slow path of every way a poll is marked (spans,
+/// tokio's poll hooks).
+#[cold]
+pub(crate) fn record_slow_poll(shared: &Shared, slow: SlowPoll) {
+    let b = &shared.sites.get(slow.site).blocking;
+    b.polls.fetch_add(1, Relaxed);
+    b.total_ns.fetch_add(slow.elapsed_ns, Relaxed);
+    b.self_ns.fetch_add(slow.self_ns, Relaxed);
+    b.worst_ns.fetch_max(slow.elapsed_ns, Relaxed);
 }
 
 impl<S> Layer<S> for DoctorCore

@@ -188,6 +188,37 @@ impl ThreadState {
     }
 }
 
+/// The stack frame of a task poll that tokio's poll hooks mark (no span
+/// has this id: the registry's ids are small slab indices).
+#[cfg(tokio_unstable)]
+const POLL_FRAME: u64 = u64::MAX - 1;
+
+#[cfg(tokio_unstable)]
+impl ThreadState {
+    /// A task poll begins (tokio's before-poll hook), at `site`: the task's
+    /// spawn location. Spans entered during it nest inside it.
+    #[inline]
+    pub(crate) fn enter_poll(&mut self, now: u64, site: u32) {
+        // The id is the same for every task: forget the last one's site.
+        let _ = self.take_span(POLL_FRAME);
+        self.enter(POLL_FRAME, now, || site);
+    }
+
+    /// The task poll ends (tokio's after-poll hook); the finished poll when
+    /// it crossed `threshold_ns`.
+    #[inline]
+    pub(crate) fn exit_poll(
+        &mut self,
+        now: u64,
+        clock: &quanta::Clock,
+        threshold_ns: u64,
+    ) -> Option<SlowPoll> {
+        let slow = self.exit(POLL_FRAME, now, clock, threshold_ns);
+        let _ = self.take_span(POLL_FRAME);
+        slow
+    }
+}
+
 impl ThreadState {
     /// What this thread saw of span `id` (time entered, times entered), and
     /// forgets it: called when the span closes, so a reused id starts clean.
