@@ -52,7 +52,15 @@ pub(crate) struct Symbolizer {
     modules: Vec<Module>,
     unwinder: Arch,
     cache: Cache,
+    /// Frames already named, by address: the captures of one stall, and of
+    /// the stalls of one call site, walk the same addresses again.
+    named: std::collections::HashMap<u64, Vec<Frame>>,
 }
+
+/// Addresses whose frames are kept named at most (then the cache starts
+/// over): a few thousand distinct return addresses cover the stacks of a
+/// service's stalls.
+const NAMED_CAP: usize = 4096;
 
 // SAFETY: the symbolizer is only ever used behind a mutex (one thread at a
 // time); its lazily parsed DWARF caches are never shared.
@@ -232,6 +240,7 @@ impl Symbolizer {
             modules,
             unwinder,
             cache: Cache::new(),
+            named: std::collections::HashMap::new(),
         }
     }
 
@@ -274,8 +283,21 @@ impl Symbolizer {
             .collect()
     }
 
-    /// Every frame at `addr`, inlined ones first (innermost first).
-    pub(crate) fn frames_at(&self, addr: u64) -> Vec<Frame> {
+    /// Every frame at `addr`, inlined ones first (innermost first), named
+    /// once per address.
+    pub(crate) fn frames_at(&mut self, addr: u64) -> Vec<Frame> {
+        if let Some(f) = self.named.get(&addr) {
+            return f.clone();
+        }
+        let frames = self.name_frames_at(addr);
+        if self.named.len() >= NAMED_CAP {
+            self.named.clear();
+        }
+        self.named.insert(addr, frames.clone());
+        frames
+    }
+
+    fn name_frames_at(&self, addr: u64) -> Vec<Frame> {
         let Some(m) = self.modules.iter().find(|m| m.avma.contains(&addr)) else {
             return vec![Frame {
                 function: format!("{addr:#x}"),
