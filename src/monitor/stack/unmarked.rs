@@ -7,7 +7,17 @@
 //! now, the runtime is stalled and nothing says where, so the watchdog
 //! samples the stack of every runtime worker in no marked poll, again and
 //! again while the lag lasts (every half threshold at first, then at
-//! doubling gaps, [`MAX_SAMPLES`] at most). A worker is stuck in one poll,
+//! doubling gaps, [`MAX_SAMPLES`] at most, then it rests a second).
+//!
+//! Only the lag decides when to look. A worker that has not parked for a
+//! while is no sign: a task that yields every millisecond keeps its worker
+//! from parking too, and its polls, one after another at the same line of
+//! the same task, would read exactly like one stuck poll. A lag past the
+//! threshold means either a stuck poll or many ready tasks ahead of the
+//! probe, and many tasks do not repeat on one worker three samples in a
+//! row. So one stalled worker on a runtime whose other workers keep the
+//! probe on time is not seen this way (spans, `tokio_unstable`'s task
+//! spans or `Doctor::install_poll_hooks` mark its poll). A worker is stuck in one poll,
 //! rather than busy with many polls of the same code, when across at least
 //! three consecutive samples spanning the threshold: every sample is inside
 //! a task poll (`tokio::runtime::task::raw::poll` is on the stack, so a
@@ -16,12 +26,12 @@
 //! that function and the task poll are the same. Those caller frames stay
 //! as they are while their callee runs, and hold the polled task's own
 //! pointers, so the next task's poll through the same code differs there.
-//! tokio's stable metrics of the worker are read as well: when they move
-//! (it parked), the run ends. Such a worker is reported as a
+//! When the worker's metrics move (it parked), the run ends. Such a worker is reported as a
 //! `blocking_poll` with the span `(no span)` at that frame's `file:line`.
 //!
 //! The blocked time is an estimate: how late the probe already was at the
-//! first sample, plus the time the samples span.
+//! first sample, plus the time the samples span. While the runtime lags,
+//! each worker costs up to [`MAX_SAMPLES`] captures a second.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -72,6 +82,11 @@ struct Due {
     progress: Progress,
 }
 
+/// How long a worker that used up its samples while the runtime still lags
+/// rests before it is sampled again: bounds what a runtime that lags for
+/// minutes pays to [`MAX_SAMPLES`] captures per worker per rest.
+const REST_NS: u64 = 1_000_000_000;
+
 /// Watchdog side: when to sample which worker.
 #[derive(Default)]
 pub(crate) struct Unmarked {
@@ -80,21 +95,15 @@ pub(crate) struct Unmarked {
 }
 
 impl Unmarked {
-    /// One look, once per watchdog tick: samples the workers that are due
-    /// while the runtime lags, and ends every worker's run once it does not.
+    /// One look, once per watchdog tick: while the runtime lags, samples the
+    /// workers that are due; ends every worker's run once it does not.
     pub(crate) fn tick(&mut self, shared: &Arc<Shared>, handle: &tokio::runtime::Handle) {
         if !shared.config.stack_capture {
             return;
         }
+        let threshold = shared.ns.blocking_poll_threshold;
         let late_ns = shared.lag_late_ns();
-        if late_ns < shared.ns.blocking_poll_threshold {
-            for (key, d) in self.due.drain() {
-                if d.taken > 0 {
-                    super::unmarked_ended(shared, key);
-                }
-            }
-            return;
-        }
+        let lagging = late_ns >= threshold;
         let workers = shared.unmarked_workers();
         self.due.retain(|key, d| {
             let keep = workers.iter().any(|w| Arc::as_ptr(w) as usize == *key);
@@ -108,7 +117,7 @@ impl Unmarked {
         let fresh = |p| Due {
             taken: 0,
             last_at: 0,
-            gap_ns: shared.ns.blocking_poll_threshold / 2,
+            gap_ns: threshold / 2,
             progress: p,
         };
         for w in workers {
@@ -118,15 +127,29 @@ impl Unmarked {
             };
             let d = self.due.entry(key).or_insert_with(|| fresh(p));
             if d.progress != p {
-                // The worker moved on: what it was in has ended.
+                // The worker parked: what it was in has ended.
                 if d.taken > 0 {
                     super::unmarked_ended(shared, key);
                 }
                 *d = fresh(p);
             }
-            if d.taken >= MAX_SAMPLES
-                || (d.taken > 0 && shared.clock.delta_as_nanos(d.last_at, now) < d.gap_ns)
-            {
+            if !lagging {
+                if d.taken > 0 {
+                    super::unmarked_ended(shared, key);
+                    d.taken = 0;
+                    d.gap_ns = threshold / 2;
+                }
+                continue;
+            }
+            if d.taken >= MAX_SAMPLES {
+                if shared.clock.delta_as_nanos(d.last_at, now) < REST_NS {
+                    continue;
+                }
+                super::unmarked_ended(shared, key);
+                d.taken = 0;
+                d.gap_ns = threshold / 2;
+            }
+            if d.taken > 0 && shared.clock.delta_as_nanos(d.last_at, now) < d.gap_ns {
                 continue;
             }
             let Some(raw) = super::capture(&w) else {
