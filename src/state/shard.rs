@@ -46,6 +46,7 @@ pub(crate) struct ThreadShard {
 impl ThreadShard {
     pub(super) fn new(stack_capture: bool) -> ThreadShard {
         let t = std::thread::current();
+        let worker = tokio::runtime::worker_index();
         let sched = crate::state::sched::SchedSample::for_current_thread();
         ThreadShard {
             polls: OwnedHistogram::default(),
@@ -60,8 +61,13 @@ impl ThreadShard {
             sched,
             preempted: AtomicU64::new(0),
             nodes: AtomicI64::new(0),
-            capture: stack_capture.then(this_thread_slot).flatten(),
-            worker: tokio::runtime::worker_index(),
+            // Only a runtime worker is ever captured (a poll starts only
+            // there): a blocking pool of hundreds of threads that open spans
+            // allocates no 64 KiB buffer each.
+            capture: (stack_capture && worker.is_some())
+                .then(this_thread_slot)
+                .flatten(),
+            worker,
         }
     }
 }
@@ -220,4 +226,38 @@ fn this_thread_slot() -> Option<Arc<CaptureSlot>> {
 /// const-initialised thread-local: async-signal-safe.
 pub(crate) fn current_slot() -> *const CaptureSlot {
     SLOT_PTR.with(Cell::get)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_runtime_worker_gets_a_capture_buffer() {
+        let plain = std::thread::spawn(|| ThreadShard::new(true))
+            .join()
+            .unwrap();
+        assert!(plain.capture.is_none() && plain.worker.is_none());
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let (worker, blocking) = rt.block_on(async {
+            let worker = tokio::spawn(async { ThreadShard::new(true) })
+                .await
+                .unwrap();
+            let blocking = tokio::task::spawn_blocking(|| ThreadShard::new(true))
+                .await
+                .unwrap();
+            (worker, blocking)
+        });
+        assert!(worker.capture.is_some() && worker.worker == Some(0));
+        assert!(blocking.capture.is_none() && blocking.worker.is_none());
+        let off = rt.block_on(async {
+            tokio::spawn(async { ThreadShard::new(false) })
+                .await
+                .unwrap()
+        });
+        assert!(off.capture.is_none());
+    }
 }
