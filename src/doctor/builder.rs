@@ -406,8 +406,12 @@ impl DoctorBuilder {
     /// (x86_64, aarch64); a no-op elsewhere. The worker is interrupted with
     /// a real-time signal whose handler only copies its registers and up to
     /// 64 KiB of stack (`SA_RESTART`; an existing handler of that signal is
-    /// chained); nothing of it runs while no poll is stalled. Turn it off
-    /// where no signal may ever be sent to the service's threads.
+    /// chained); nothing of it runs while no poll is stalled. Each runtime
+    /// worker the doctor sees keeps a 64 KiB buffer for the copy (other
+    /// threads none). Where no span marks a poll, the workers are sampled
+    /// while the event-loop lag probe is late past the threshold, and one
+    /// stuck in a single poll is reported under the span `(no span)`. Turn
+    /// it off where no signal may ever be sent to the service's threads.
     pub fn stack_capture(mut self, on: bool) -> Self {
         self.config.stack_capture = on;
         self
