@@ -53,7 +53,12 @@ impl Detector for BlockingPoll {
                 acc.self_ns = site.blocking.self_ns.load(Relaxed);
             }
         }
+        // A request's poll stalled at its route's site: the route view's.
+        let routes = shared.routes.marked_sites();
         for stall in shared.running_stalls() {
+            if routes.contains(&stall.site) {
+                continue;
+            }
             let acc = by_site.entry(stall.site).or_default();
             acc.stalled_ns = acc.stalled_ns.max(stall.running_ns);
         }
@@ -160,7 +165,7 @@ const CULPRIT_SAYS: &str = "puts the culprit in the service's own code:";
 /// Adds what the stack captures of this site's stalls say: the culprit
 /// frame, the innermost frame and the top of the stack, to the sentence and
 /// as evidence.
-fn stack_sentence(f: &mut Finding, stack: &StallStack, stalls: u64) {
+pub(crate) fn stack_sentence(f: &mut Finding, stack: &StallStack, stalls: u64) {
     f.evidence.push(Evidence::new(
         "stack_samples",
         stack.samples as f64,

@@ -66,6 +66,13 @@ pub(crate) struct RouteSlowPolls;
 impl Detector for RouteSlowPolls {
     fn check(&self, shared: &Shared, _windows: &Windows) -> Vec<Finding> {
         let threshold = shared.config.blocking_poll_threshold.as_secs_f64();
+        // Requests whose polls are marked (`TaskMonitorLayer`): the one
+        // stalled right now, by the route's site.
+        let mut stalled: std::collections::HashMap<u32, u64> = Default::default();
+        for s in shared.running_stalls() {
+            let e = stalled.entry(s.site).or_default();
+            *e = (*e).max(s.running_ns);
+        }
         shared
             .routes
             .all()
@@ -74,19 +81,27 @@ impl Detector for RouteSlowPolls {
                 let m = r.monitor.cumulative();
                 let p = SlowPolls::of(&r, &m);
                 let ratio = p.ratio();
+                let site = r.polls.marks.get().map(|m| m.site);
+                let stalled_ns = site.and_then(|s| stalled.get(&s)).copied().unwrap_or(0);
                 // A NaN ratio (no polls) is not a finding.
-                if p.slow < MIN_SLOW_POLLS || ratio.is_nan() || ratio < MIN_SLOW_POLL_RATIO {
+                let slow = p.slow >= MIN_SLOW_POLLS && ratio >= MIN_SLOW_POLL_RATIO;
+                if !slow && stalled_ns == 0 {
                     return None;
                 }
-                let f = Finding::new(
+                let severity = if stalled_ns > 0 {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                };
+                let mut f = Finding::new(
                     FindingKind::BlockingPoll,
-                    Severity::Warning,
+                    severity,
                     route,
                     "route",
                     r.location.clone(),
                 )
                 .with_count(p.slow)
-                .with_cost_seconds(p.slow_seconds)
+                .with_cost_seconds(p.slow_seconds + stalled_ns as f64 / 1e9)
                 .with_evidence([
                     Evidence::new("blocking_polls", p.slow as f64, "count"),
                     Evidence::new("blocked_seconds", p.slow_seconds, "seconds"),
@@ -99,8 +114,13 @@ impl Detector for RouteSlowPolls {
                     Evidence::new("preempted_polls", p.preempted as f64, "count"),
                     Evidence::new("requests", m.instrumented_count as f64, "count"),
                     Evidence::new("threshold_seconds", threshold, "seconds"),
+                    Evidence::new("stalled_now_seconds", stalled_ns as f64 / 1e9, "seconds"),
                 ])
                 .with_fix(FIX);
+                // What the watchdog's captures of the route's stalls say.
+                if let Some((stack, stalls)) = site.and_then(|s| shared.frames.for_site(s)) {
+                    super::blocking_poll::stack_sentence(&mut f, &stack, stalls);
+                }
                 Some(f)
             })
             .collect()
@@ -108,16 +128,32 @@ impl Detector for RouteSlowPolls {
 
     fn sentence(&self, f: &Finding) -> String {
         let ev = |n| f.evidence(n).unwrap_or(0.0);
-        format!(
-            "Route `{}` (monitored at {}) blocked a runtime worker in {:.0}% of its polls: {} polls \
-             over {:.1} ms, {:.3} s in all.",
-            f.span,
-            f.location,
-            ev("slow_poll_ratio") * 100.0,
-            f.count,
-            ev("threshold_seconds") * 1e3,
-            ev("blocked_seconds")
-        )
+        let mut s = Vec::new();
+        if ev("slow_poll_ratio") >= MIN_SLOW_POLL_RATIO && f.count >= MIN_SLOW_POLLS {
+            s.push(format!(
+                "Route `{}` (monitored at {}) blocked a runtime worker in {:.0}% of its polls: {} \
+                 polls over {:.1} ms, {:.3} s in all.",
+                f.span,
+                f.location,
+                ev("slow_poll_ratio") * 100.0,
+                f.count,
+                ev("threshold_seconds") * 1e3,
+                ev("blocked_seconds")
+            ));
+        }
+        let stalled = ev("stalled_now_seconds");
+        if stalled > 0.0 {
+            s.push(format!(
+                "A request of route `{}` (monitored at {}) is blocking a runtime worker right now: \
+                 its poll has been running for {stalled:.3} s.",
+                f.span, f.location
+            ));
+        }
+        // check() left what the stack captures say.
+        if !f.message.is_empty() {
+            s.push(f.message.clone());
+        }
+        s.join(" ")
     }
 
     fn summary(&self, findings: &[Finding]) -> String {

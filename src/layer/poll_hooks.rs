@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::panic::Location;
 use std::sync::Arc;
 
-use super::thread_state::with_state;
+use super::thread_state::{with_state, PollFrame};
 use crate::state::location::stable_path;
 use crate::state::sites::{SiteMeta, Sites};
 use crate::state::Shared;
@@ -40,13 +40,20 @@ pub(crate) fn install(shared: &Arc<Shared>, builder: &mut tokio::runtime::Builde
 fn before_poll(shared: &Arc<Shared>, at: &'static Location<'static>) {
     let site = site_of(shared, at);
     let now = shared.clock.raw();
-    with_state(shared.id, shared, |st| st.enter_poll(now, site));
+    with_state(shared.id, shared, |st| {
+        st.enter_poll(PollFrame::Task, now, site)
+    });
 }
 
 fn after_poll(shared: &Arc<Shared>) {
     let now = shared.clock.raw();
     let slow = with_state(shared.id, shared, |st| {
-        st.exit_poll(now, &shared.clock, shared.ns.blocking_poll_threshold)
+        st.exit_poll(
+            PollFrame::Task,
+            now,
+            &shared.clock,
+            shared.ns.blocking_poll_threshold,
+        )
     });
     if let Some(Some(slow)) = slow {
         super::record_slow_poll(shared, slow);

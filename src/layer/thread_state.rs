@@ -188,33 +188,50 @@ impl ThreadState {
     }
 }
 
-/// The stack frame of a task poll that tokio's poll hooks mark (no span
-/// has this id: the registry's ids are small slab indices).
-#[cfg(tokio_unstable)]
-const POLL_FRAME: u64 = u64::MAX - 1;
+/// Frames that are no span but mark a poll: a task poll seen through
+/// tokio's poll hooks, and a request's poll through `TaskMonitorLayer`. No
+/// span has these ids (the registry's are small slab indices); each kind
+/// has its own, so a request polled inside a hooked task poll nests in it.
+#[cfg(any(tokio_unstable, feature = "middleware"))]
+#[derive(Clone, Copy)]
+pub(crate) enum PollFrame {
+    /// A task poll, through tokio's poll hooks (`tokio_unstable`).
+    #[cfg(tokio_unstable)]
+    Task = -2,
+    /// A request's poll, through `TaskMonitorLayer`'s future.
+    #[cfg(feature = "middleware")]
+    Route = -3,
+}
 
-#[cfg(tokio_unstable)]
+#[cfg(any(tokio_unstable, feature = "middleware"))]
+impl PollFrame {
+    fn id(self) -> u64 {
+        self as i64 as u64
+    }
+}
+
+#[cfg(any(tokio_unstable, feature = "middleware"))]
 impl ThreadState {
-    /// A task poll begins (tokio's before-poll hook), at `site`: the task's
-    /// spawn location. Spans entered during it nest inside it.
+    /// A poll that no span marks begins, at `site` (the task's spawn
+    /// location, the request's route). Spans entered during it nest inside.
     #[inline]
-    pub(crate) fn enter_poll(&mut self, now: u64, site: u32) {
+    pub(crate) fn enter_poll(&mut self, frame: PollFrame, now: u64, site: u32) {
         // The id is the same for every task: forget the last one's site.
-        let _ = self.take_span(POLL_FRAME);
-        self.enter(POLL_FRAME, now, || site);
+        let _ = self.take_span(frame.id());
+        self.enter(frame.id(), now, || site);
     }
 
-    /// The task poll ends (tokio's after-poll hook); the finished poll when
-    /// it crossed `threshold_ns`.
+    /// That poll ends; the finished poll when it crossed `threshold_ns`.
     #[inline]
     pub(crate) fn exit_poll(
         &mut self,
+        frame: PollFrame,
         now: u64,
         clock: &quanta::Clock,
         threshold_ns: u64,
     ) -> Option<SlowPoll> {
-        let slow = self.exit(POLL_FRAME, now, clock, threshold_ns);
-        let _ = self.take_span(POLL_FRAME);
+        let slow = self.exit(frame.id(), now, clock, threshold_ns);
+        let _ = self.take_span(frame.id());
         slow
     }
 }
@@ -301,6 +318,25 @@ pub(crate) fn with_state<R>(
 /// watchdog. A thread-local lookup once it exists.
 pub(crate) fn register_this_thread(shared: &Arc<Shared>) {
     with_state(shared.id, shared, |_| ());
+}
+
+/// [`with_state`] only where this thread already has state for the doctor
+/// `owner` (made by a span, the lag probe or a poll hook): what a caller
+/// that holds no `Arc<Shared>` uses.
+#[cfg(feature = "middleware")]
+#[inline]
+pub(crate) fn with_existing_state<R>(
+    owner: u64,
+    f: impl FnOnce(&mut ThreadState) -> R,
+) -> Option<R> {
+    STATES
+        .try_with(|cell| {
+            let mut slots = cell.try_borrow_mut().ok()?;
+            let st = slots.0.iter_mut().flatten().find(|st| st.owner == owner)?;
+            Some(f(st))
+        })
+        .ok()
+        .flatten()
 }
 
 #[cold]

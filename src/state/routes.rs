@@ -36,7 +36,23 @@ pub(crate) struct RoutePolls {
     pub(crate) slow_ns: AtomicU64,
     /// Polls past the threshold on the wall clock that mostly waited for a CPU.
     pub(crate) preempted: AtomicU64,
+    /// The route's call site and its doctor, set by the first request: how
+    /// a request's poll is marked on its worker (so the watchdog sees it
+    /// stall) and how a slow poll inside it is counted at the span it
+    /// blamed. A `Weak`, since the doctor owns the routes.
+    pub(crate) marks: std::sync::OnceLock<RouteMarks>,
 }
+
+/// See [`RoutePolls::marks`].
+#[derive(Debug)]
+pub(crate) struct RouteMarks {
+    pub(crate) site: u32,
+    #[cfg_attr(not(feature = "middleware"), allow(dead_code))]
+    pub(crate) shared: std::sync::Weak<super::Shared>,
+}
+
+/// Makes a route's marks from its name and location.
+pub(crate) type MarkRoute<'a> = dyn Fn(&str, &str) -> RouteMarks + 'a;
 
 /// The monitors of one doctor, by route. Bounded by the label cap.
 #[derive(Debug, Default)]
@@ -62,23 +78,32 @@ impl Routes {
         slow_poll: std::time::Duration,
         location: &'static Location<'static>,
     ) -> TaskMonitor {
-        self.route(route, cap, slow_poll, location).0
+        self.route(route, cap, slow_poll, location, None).0
     }
 
-    /// [`Routes::monitor`] with the route's CPU-judged slow-poll counts.
+    /// [`Routes::monitor`] with the route's CPU-judged slow-poll counts;
+    /// `marks` (the route's name and location → its site and doctor) is
+    /// called once per route, by its first request.
     pub(crate) fn route(
         &self,
         route: &str,
         cap: usize,
         slow_poll: std::time::Duration,
         location: &'static Location<'static>,
+        marks: Option<&MarkRoute<'_>>,
     ) -> (TaskMonitor, Arc<RoutePolls>) {
+        let mark = |name: &str, r: &Route| {
+            if let Some(mk) = marks {
+                r.polls.marks.get_or_init(|| mk(name, &r.location));
+            }
+        };
         if let Some(r) = self
             .by_name
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(route)
         {
+            mark(route, r);
             return (r.monitor.clone(), r.polls.clone());
         }
         let mut routes = self.by_name.write().unwrap_or_else(|e| e.into_inner());
@@ -96,6 +121,7 @@ impl Routes {
             ),
             polls: Arc::default(),
         });
+        mark(name, r);
         (r.monitor.clone(), r.polls.clone())
     }
 
@@ -120,6 +146,17 @@ impl Routes {
                      known), not around the whole app; elsewhere give it a route_fn."
                 )
             })
+            .collect()
+    }
+
+    /// The call sites routes' polls are marked at: their stalls and stacks
+    /// are the route view's, not the span view's.
+    pub(crate) fn marked_sites(&self) -> std::collections::HashSet<u32> {
+        self.by_name
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter_map(|r| r.polls.marks.get().map(|m| m.site))
             .collect()
     }
 

@@ -17,6 +17,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::layer::thread_state::{with_existing_state, PollFrame};
 use crate::state::routes::RoutePolls;
 
 pin_project_lite::pin_project! {
@@ -44,7 +45,13 @@ pub(crate) struct Judge {
     pub(crate) threshold_ns: u64,
     /// The doctor's id, to find this thread's shard of it.
     pub(crate) owner: u64,
+    /// The route's call site, where its polls are marked ([`NO_SITE`]:
+    /// not marked).
+    pub(crate) site: u32,
 }
+
+/// A route with no call site: its polls are not marked.
+pub(crate) const NO_SITE: u32 = u32::MAX;
 
 impl<F> RouteFuture<F> {
     pub(crate) fn new(inner: tokio_metrics::Instrumented<F>, judge: Judge) -> Self {
@@ -62,8 +69,24 @@ impl<F: Future> Future for RouteFuture<F> {
         let this = self.project();
         let judge = &*this.judge;
         let start = judge.clock.raw();
+        // Marked on the worker's shard, as a span's poll is: the watchdog
+        // sees the request stall while it lasts and captures its stack.
+        let marked = judge.site != NO_SITE
+            && with_existing_state(judge.owner, |st| {
+                st.enter_poll(PollFrame::Route, start, judge.site)
+            })
+            .is_some();
         let out = this.inner.poll(cx);
-        let wall_ns = judge.clock.delta_as_nanos(start, judge.clock.raw());
+        let end = judge.clock.raw();
+        if marked {
+            let slow = with_existing_state(judge.owner, |st| {
+                st.exit_poll(PollFrame::Route, end, &judge.clock, judge.threshold_ns)
+            });
+            if let Some(Some(slow)) = slow {
+                judge.slow_inside(slow);
+            }
+        }
+        let wall_ns = judge.clock.delta_as_nanos(start, end);
         if wall_ns >= judge.threshold_ns {
             judge.slow_poll(start.max(1), wall_ns);
         }
@@ -72,6 +95,21 @@ impl<F: Future> Future for RouteFuture<F> {
 }
 
 impl Judge {
+    /// A marked poll that crossed the threshold, blamed by the thread state
+    /// on the span with the most self time in it: counted there, as the
+    /// layer counts a span's slow poll (the marked route frame, not the
+    /// span, began the poll, so the layer does not). Blamed on the route
+    /// itself, it is the route view's, counted below.
+    #[cold]
+    fn slow_inside(&self, slow: crate::layer::thread_state::SlowPoll) {
+        if slow.site == self.site {
+            return;
+        }
+        if let Some(shared) = self.polls.marks.get().and_then(|m| m.shared.upgrade()) {
+            crate::layer::record_slow_poll(&shared, slow);
+        }
+    }
+
     /// A poll past the threshold on the wall clock: slow if the worker was
     /// on a CPU (or blocked in a syscall) for the threshold, else preempted.
     #[cold]

@@ -360,8 +360,15 @@ impl Symbolizer {
         let origin = match file {
             Some(f) => origin(f),
             // Without line tables: by the function's path, and only code
-            // in the executable can be the service's own.
-            None if m.main => origin_of_name(&function),
+            // in the executable can be the service's own. Where the
+            // executable has line tables but not for this address, it is
+            // code built without them: a dependency's (a profile that keeps
+            // line tables for the workspace only), not the service's.
+            None if m.main && m.dwarf.is_none() => origin_of_name(&function),
+            None if m.main => match origin_of_name(&function) {
+                Origin::Service => Origin::Dependency,
+                o => o,
+            },
             None => Origin::Std,
         };
         let origin = if origin == Origin::Service {
