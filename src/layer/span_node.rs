@@ -126,6 +126,9 @@ impl<const N: usize> fmt::Write for FixedBuf<N> {
 pub(crate) struct SpanNode {
     /// The site every statistic of this span is kept under.
     pub(crate) site: u32,
+    /// One of tokio's task spans (`is_task_span`), known at open so the
+    /// close needs no metadata.
+    pub(crate) task: bool,
     /// Clock ticks (`quanta` raw) at creation.
     pub(crate) opened: u64,
     /// An outbound (client) call, by OpenTelemetry fields or configuration.
