@@ -68,14 +68,16 @@ impl NodeTable {
         &self.buckets[i]
     }
 
-    /// Stores the node of span `id`; hands it back when the bucket is
-    /// another live span's.
-    pub(crate) fn insert(&self, id: u64, node: SpanNode) -> Result<(), SpanNode> {
+    /// Stores the node `make` builds for span `id` (built in place, under
+    /// the bucket's lock); hands `make` back when the bucket is another
+    /// live span's.
+    #[inline]
+    pub(crate) fn insert_with<F: FnOnce() -> SpanNode>(&self, id: u64, make: F) -> Result<(), F> {
         let b = self.bucket(id);
         if b.id.compare_exchange(FREE, id, Acquire, Relaxed).is_err() {
-            return Err(node);
+            return Err(make);
         }
-        *lock(&b.node) = Some(node);
+        *lock(&b.node) = Some(make());
         Ok(())
     }
 
@@ -93,6 +95,21 @@ impl NodeTable {
             return None;
         }
         node.as_ref().map(f)
+    }
+
+    /// As [`with`](Self::with), with the node exclusively: the bucket's
+    /// lock covers the node's own fields.
+    #[inline]
+    pub(crate) fn with_mut<R>(&self, id: u64, f: impl FnOnce(&mut SpanNode) -> R) -> Option<R> {
+        let b = self.bucket(id);
+        if b.id.load(Acquire) != id {
+            return None;
+        }
+        let mut node = lock(&b.node);
+        if b.id.load(Relaxed) != id {
+            return None;
+        }
+        node.as_mut().map(f)
     }
 
     /// Takes the node of span `id` out and frees its bucket.

@@ -10,13 +10,12 @@ use tracing_core::Subscriber;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::span_node::{Closed, FieldFacts, FixedBuf, SpanNode};
+use super::span_node::{Children, Closed, FieldFacts, FixedBuf, ParentRef, SpanNode};
 use super::thread_state::with_state;
 use super::DoctorCore;
 use crate::state::held::Hold;
 use crate::state::sites::{CallsiteClass, SiteMeta, Sites};
 use crate::state::Shared;
-use crate::util::lock;
 
 /// Target and name of the span [`held`](crate::held) opens.
 pub(crate) const HELD_TARGET: &str = "tokio_doctor::held";
@@ -189,13 +188,12 @@ pub(super) fn open<S>(
     }
     let mut inside_hold = None;
     if let Some(parent) = &parent {
-        let mut report = |p: &SpanNode| {
+        let mut report = |p: ParentRef<'_>, children: &mut Children| {
             if p.deadline_ns != u64::MAX {
                 let spent = layer.clock.delta_as_nanos(p.opened, now);
                 deadline_ns = deadline_ns.min(p.deadline_ns.saturating_sub(spent));
             }
-            let mut children = lock(&p.children);
-            children.shape.child_opened(shared, p, site, now);
+            children.shape.child_opened(shared, &p, site, now);
             inside_hold = p
                 .hold
                 .clone()
@@ -207,13 +205,13 @@ pub(super) fn open<S>(
                 children.holds.push(h.clone());
             }
         };
-        if layer
+        let in_table = layer
             .nodes
-            .with(parent.id().into_u64(), &mut report)
-            .is_none()
-        {
+            .with_mut(parent.id().into_u64(), |p| p.with_children_mut(&mut report))
+            .is_some();
+        if !in_table {
             if let Some(p) = parent.extensions().get::<SpanNode>() {
-                report(p);
+                p.with_children(&mut report);
             }
         }
     }
@@ -226,7 +224,7 @@ pub(super) fn open<S>(
             .outbound()
             .opened(id.into_u64(), now, deadline_ns);
     }
-    let node = SpanNode {
+    let node = || SpanNode {
         site,
         task: class.task_span,
         opened: now,
@@ -239,8 +237,8 @@ pub(super) fn open<S>(
         children: Default::default(),
         parent: parent.as_ref().map(|p| p.id()),
     };
-    if let Err(node) = layer.nodes.insert(id.into_u64(), node) {
-        span.extensions_mut().insert(node);
+    if let Err(node) = layer.nodes.insert_with(id.into_u64(), node) {
+        span.extensions_mut().insert(node());
     }
 }
 
@@ -249,7 +247,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     let shared = &layer.shared;
-    let node = match layer.nodes.take(id.into_u64()) {
+    let mut node = match layer.nodes.take(id.into_u64()) {
         Some(node) => node,
         None => {
             let Some(span) = ctx.span(id) else { return };
@@ -309,7 +307,8 @@ where
         }
     }
     {
-        let children = lock(&node.children);
+        // Taken out of its bucket or the extensions: no one else sees it.
+        let children = node.children.get_mut().unwrap_or_else(|e| e.into_inner());
         if let Some((child, ns)) = children.join.slowest() {
             site.joins().record(child, ns);
         }
@@ -319,9 +318,8 @@ where
     // have skipped the ancestors the doctor declined. The registry keeps a
     // parent open until its children close, so the lookup finds it.
     if let Some(parent) = &node.parent {
-        let report = |p: &SpanNode| {
-            let mut children = lock(&p.children);
-            children.shape.child_closed(shared, p, &closed);
+        let report = |p: ParentRef<'_>, children: &mut Children| {
+            children.shape.child_closed(shared, &p, &closed);
             if node.outbound {
                 children.join.child_closed(node.site, duration_ns);
             }
@@ -329,10 +327,14 @@ where
                 children.holds.retain(|x| !Arc::ptr_eq(x, h));
             }
         };
-        if layer.nodes.with(parent.into_u64(), report).is_none() {
+        let in_table = layer
+            .nodes
+            .with_mut(parent.into_u64(), |p| p.with_children_mut(report))
+            .is_some();
+        if !in_table {
             if let Some(span) = ctx.span(parent) {
                 if let Some(p) = span.extensions().get::<SpanNode>() {
-                    report(p);
+                    p.with_children(report);
                 }
             }
         }

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use tracing_core::Metadata;
 
-use crate::layer::span_node::{Closed, SpanNode};
+use crate::layer::span_node::{Closed, ParentRef};
 use crate::state::shape_stats::BURST_GAP_NS;
 use crate::state::sites::is_task_span;
 use crate::state::Shared;
@@ -106,7 +106,13 @@ impl ChildShape {
     }
 
     /// A child of `site` opened at `now` (clock ticks) under `parent`.
-    pub(crate) fn child_opened(&mut self, shared: &Shared, parent: &SpanNode, site: u32, now: u64) {
+    pub(crate) fn child_opened(
+        &mut self,
+        shared: &Shared,
+        parent: &ParentRef<'_>,
+        site: u32,
+        now: u64,
+    ) {
         let Some(r) = self.find_or_claim(site) else {
             return;
         };
@@ -152,7 +158,12 @@ impl ChildShape {
     }
 
     /// A child closed under `parent`.
-    pub(crate) fn child_closed(&mut self, shared: &Shared, parent: &SpanNode, closed: &Closed) {
+    pub(crate) fn child_closed(
+        &mut self,
+        shared: &Shared,
+        parent: &ParentRef<'_>,
+        closed: &Closed,
+    ) {
         let Some(r) = self.find(closed.site) else {
             return;
         };

@@ -143,6 +143,7 @@ impl Sites {
     }
 
     /// Lock-free lookup of a key registered before.
+    #[inline]
     pub(crate) fn lookup(&self, key: u64) -> Option<u32> {
         let key = key.max(1);
         let mask = self.keys.len() - 1;
@@ -158,10 +159,19 @@ impl Sites {
     }
 
     /// Returns the slot of `key`, registering it with `meta()` if new.
+    #[inline]
     pub(crate) fn intern(&self, key: u64, meta: impl FnOnce() -> SiteMeta) -> u32 {
         if let Some(idx) = self.lookup(key) {
             return idx;
         }
+        self.register(key, meta)
+    }
+
+    /// The slow half of [`intern`](Self::intern): a key not seen before,
+    /// registered under the insert lock.
+    #[cold]
+    #[inline(never)]
+    fn register(&self, key: u64, meta: impl FnOnce() -> SiteMeta) -> u32 {
         let key = key.max(1);
         // A poisoned lock only means another thread panicked while holding
         // it; the table itself is always consistent, so carry on.
