@@ -6,7 +6,8 @@
 
 mod alloc_hooks;
 mod filter;
-mod nodes;
+mod node_table;
+pub(crate) mod nodes;
 pub(crate) mod shape;
 
 #[cfg(tokio_unstable)]
@@ -90,9 +91,12 @@ impl<S> std::fmt::Debug for DoctorLayer<S> {
 }
 
 /// The doctor's layer proper, behind its per-layer filter.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct DoctorCore {
     shared: Arc<Shared>,
+    /// The nodes of this layer's spans (this subscriber's: span ids are
+    /// per registry), where the registry's extensions are the fallback.
+    nodes: node_table::NodeTable,
     // A copy of the shared clock, so the hot path reads it without
     // following the Arc.
     clock: quanta::Clock,
@@ -113,6 +117,7 @@ impl DoctorCore {
             clock: shared.clock.clone(),
             threshold_ns: shared.ns.blocking_poll_threshold,
             owner: shared.id,
+            nodes: Default::default(),
             shared,
         }
     }
@@ -157,6 +162,10 @@ impl DoctorCore {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
+        // A node means the doctor enabled the span.
+        if let Some(site) = self.nodes.with(id.into_u64(), |n| n.site) {
+            return site;
+        }
         let Some(span) = ctx.span(id) else {
             return OTHER;
         };
@@ -202,14 +211,20 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let callsite = self.site_of_callsite(attrs.metadata());
+        // What the callsite is, worked out once per callsite.
+        let class = nodes::class_of(self, callsite, attrs.metadata());
         // A span's site is its static callsite, except for tokio's task
         // spans and the doctor's own held scopes, which carry their site
         // (spawn or acquisition location) in field values.
-        let special = self
-            .site_of_task_span(attrs)
-            .map(|site| (site, false))
-            .or_else(|| nodes::site_of_held_span(&self.shared, attrs).map(|site| (site, true)));
-        let site = special.map_or_else(|| self.site_of_callsite(attrs.metadata()), |s| s.0);
+        let special = if class.task_span {
+            self.site_of_task_span(attrs).map(|site| (site, false))
+        } else if class.held_scope {
+            nodes::site_of_held_span(&self.shared, attrs).map(|site| (site, true))
+        } else {
+            None
+        };
+        let site = special.map_or(callsite, |s| s.0);
         if alloc_hooks::active() {
             alloc_hooks::on_new_span(site, attrs, id, &ctx);
         }
@@ -217,7 +232,7 @@ where
         // Task spans and held scopes keep a node whatever the setting: their
         // site lives there.
         if self.shared.config.span_nodes || special.is_some() {
-            nodes::open(self, site, held_helper, attrs, id, &ctx);
+            nodes::open(self, site, class, held_helper, attrs, id, &ctx);
         }
     }
 

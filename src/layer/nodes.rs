@@ -10,13 +10,12 @@ use tracing_core::Subscriber;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::span_node::{Closed, FieldFacts, FixedBuf, SpanNode};
+use super::span_node::{Children, Closed, FieldFacts, FixedBuf, ParentRef, SpanNode};
 use super::thread_state::with_state;
 use super::DoctorCore;
 use crate::state::held::Hold;
 use crate::state::sites::{CallsiteClass, SiteMeta, Sites};
 use crate::state::Shared;
-use crate::util::lock;
 
 /// Target and name of the span [`held`](crate::held) opens.
 pub(crate) const HELD_TARGET: &str = "tokio_doctor::held";
@@ -28,20 +27,74 @@ pub(crate) fn site_of_held_span(shared: &Shared, attrs: &Attributes<'_>) -> Opti
     if meta.target() != HELD_TARGET {
         return None;
     }
-    let mut f = HeldFields::default();
-    attrs.record(&mut f);
-    let resource = f.resource.as_ref()?.as_str();
-    let file = f.file.as_ref().map_or("unknown", |b| b.as_str());
-    let key = Sites::location_key(file, f.line, crate::util::fnv1a(resource.bytes()));
-    Some(shared.sites.intern(key, || SiteMeta {
-        span: resource.to_string(),
-        target: HELD_TARGET.to_string(),
-        location: format!(
-            "{}:{}",
-            crate::state::location::stable_path(file, &[]),
-            f.line
-        ),
+    // The key is hashed from the values as they are visited, nothing
+    // copied: the strings are needed only the first time a site is seen.
+    let mut k = HeldKey::default();
+    attrs.record(&mut k);
+    let resource = k.resource?;
+    let file = k.file.unwrap_or_else(|| fnv1a_from(FNV_OFFSET, b"unknown"));
+    let key = Sites::location_key_from(file, k.line, resource);
+    Some(shared.sites.intern(key, || {
+        let mut f = HeldFields::default();
+        attrs.record(&mut f);
+        let resource = f.resource.as_ref().map_or("", |b| b.as_str());
+        let file = f.file.as_ref().map_or("unknown", |b| b.as_str());
+        SiteMeta {
+            span: resource.to_string(),
+            target: HELD_TARGET.to_string(),
+            location: format!(
+                "{}:{}",
+                crate::state::location::stable_path(file, &[]),
+                f.line
+            ),
+        }
     }))
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a of `bytes` continued from state `h` (`FNV_OFFSET` to start):
+/// what [`fnv1a`](crate::util::fnv1a) computes, in pieces.
+fn fnv1a_from(h: u64, bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(h, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// `s` cut as a [`FixedBuf<N>`] would keep it: at most `N` bytes, at a
+/// character boundary.
+fn cut(s: &str, n: usize) -> &str {
+    let n = s.len().min(n);
+    let n = (0..=n).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+    &s[..n]
+}
+
+/// The held helper's fields, hashed as [`HeldFields`] would keep them
+/// (cut to its buffers' sizes): the resource name's FNV-1a, the file's
+/// FNV-1a state and the line.
+#[derive(Default)]
+struct HeldKey {
+    resource: Option<u64>,
+    file: Option<u64>,
+    line: u64,
+}
+
+impl Visit for HeldKey {
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == "loc.line" {
+            self.line = value;
+        }
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "doctor.resource" => {
+                self.resource = Some(fnv1a_from(FNV_OFFSET, cut(value, 128).as_bytes()));
+            }
+            "loc.file" => self.file = Some(fnv1a_from(FNV_OFFSET, cut(value, 192).as_bytes())),
+            _ => {}
+        }
+    }
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
 }
 
 /// The held helper's fields, copied into fixed buffers: no allocation.
@@ -76,20 +129,28 @@ impl Visit for HeldFields {
     fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
 }
 
-fn class_of(layer: &DoctorCore, site: u32, attrs: &Attributes<'_>) -> CallsiteClass {
-    *layer.shared.sites.get(site).class.get_or_init(|| {
+/// The class of the callsite whose site is `site`: kept with the site,
+/// except for callsites folded into `other`, which share a slot, so their
+/// class is not theirs: worked out per span for them.
+pub(super) fn class_of(
+    layer: &DoctorCore,
+    site: u32,
+    meta: &'static tracing_core::Metadata<'static>,
+) -> CallsiteClass {
+    let of = || {
         let c = &layer.shared.config;
-        CallsiteClass::of(
-            attrs.metadata(),
-            &c.outbound_span_names,
-            &c.resource_span_names,
-        )
-    })
+        CallsiteClass::of(meta, &c.outbound_span_names, &c.resource_span_names)
+    };
+    if site == crate::state::sites::OTHER {
+        return of();
+    }
+    *layer.shared.sites.get(site).class.get_or_init(of)
 }
 
 pub(super) fn open<S>(
     layer: &DoctorCore,
     site: u32,
+    class: CallsiteClass,
     held_helper: bool,
     attrs: &Attributes<'_>,
     id: &Id,
@@ -99,17 +160,6 @@ pub(super) fn open<S>(
 {
     let shared = &layer.shared;
     let meta = attrs.metadata();
-    // Sites folded into `other` share a slot, so their class is not theirs:
-    // work it out per span for them.
-    let class = if site == crate::state::sites::OTHER {
-        CallsiteClass::of(
-            meta,
-            &shared.config.outbound_span_names,
-            &shared.config.resource_span_names,
-        )
-    } else {
-        class_of(layer, site, attrs)
-    };
     let mut facts = FieldFacts::default();
     if class.needs_values() {
         attrs.record(&mut facts);
@@ -138,14 +188,12 @@ pub(super) fn open<S>(
     }
     let mut inside_hold = None;
     if let Some(parent) = &parent {
-        let ext = parent.extensions();
-        if let Some(p) = ext.get::<SpanNode>() {
+        let mut report = |p: ParentRef<'_>, children: &mut Children| {
             if p.deadline_ns != u64::MAX {
                 let spent = layer.clock.delta_as_nanos(p.opened, now);
                 deadline_ns = deadline_ns.min(p.deadline_ns.saturating_sub(spent));
             }
-            let mut children = lock(&p.children);
-            children.shape.child_opened(shared, p, site, now);
+            children.shape.child_opened(shared, &p, site, now);
             inside_hold = p
                 .hold
                 .clone()
@@ -155,6 +203,15 @@ pub(super) fn open<S>(
                 // A held scope covers what its task does next: the spans
                 // its siblings open while it is held.
                 children.holds.push(h.clone());
+            }
+        };
+        let in_table = layer
+            .nodes
+            .with_mut(parent.id().into_u64(), |p| p.with_children_mut(&mut report))
+            .is_some();
+        if !in_table {
+            if let Some(p) = parent.extensions().get::<SpanNode>() {
+                p.with_children(&mut report);
             }
         }
     }
@@ -167,8 +224,9 @@ pub(super) fn open<S>(
             .outbound()
             .opened(id.into_u64(), now, deadline_ns);
     }
-    span.extensions_mut().insert(SpanNode {
+    let node = || SpanNode {
         site,
+        task: class.task_span,
         opened: now,
         outbound,
         resource,
@@ -178,7 +236,10 @@ pub(super) fn open<S>(
         inside_hold,
         children: Default::default(),
         parent: parent.as_ref().map(|p| p.id()),
-    });
+    };
+    if let Err(node) = layer.nodes.insert_with(id.into_u64(), node) {
+        span.extensions_mut().insert(node());
+    }
 }
 
 pub(super) fn close<S>(layer: &DoctorCore, id: &Id, ctx: &Context<'_, S>)
@@ -186,9 +247,15 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     let shared = &layer.shared;
-    let Some(span) = ctx.span(id) else { return };
-    let Some(node) = span.extensions_mut().remove::<SpanNode>() else {
-        return;
+    let mut node = match layer.nodes.take(id.into_u64()) {
+        Some(node) => node,
+        None => {
+            let Some(span) = ctx.span(id) else { return };
+            let Some(node) = span.extensions_mut().remove::<SpanNode>() else {
+                return;
+            };
+            node
+        }
     };
     let now = layer.clock.raw();
     let (seen, poll_start) = with_state(layer.owner, shared, |st| {
@@ -205,7 +272,7 @@ where
         busy_ns,
         enters,
     };
-    super::shape::span_closed(shared, &closed, span.metadata());
+    super::shape::span_closed(shared, &closed, node.task);
     let site = shared.sites.get(node.site);
     let grace = shared.ns.deadline_grace;
     if node.deadline_ns != u64::MAX && duration_ns > node.deadline_ns.saturating_add(grace) {
@@ -240,7 +307,8 @@ where
         }
     }
     {
-        let children = lock(&node.children);
+        // Taken out of its bucket or the extensions: no one else sees it.
+        let children = node.children.get_mut().unwrap_or_else(|e| e.into_inner());
         if let Some((child, ns)) = children.join.slowest() {
             site.joins().record(child, ns);
         }
@@ -249,17 +317,56 @@ where
     // per-layer filter (see `DoctorLayer::on_close`), whose context would
     // have skipped the ancestors the doctor declined. The registry keeps a
     // parent open until its children close, so the lookup finds it.
-    if let Some(parent) = node.parent.as_ref().and_then(|p| ctx.span(p)) {
-        let ext = parent.extensions();
-        if let Some(p) = ext.get::<SpanNode>() {
-            let mut children = lock(&p.children);
-            children.shape.child_closed(shared, p, &closed);
+    if let Some(parent) = &node.parent {
+        let report = |p: ParentRef<'_>, children: &mut Children| {
+            children.shape.child_closed(shared, &p, &closed);
             if node.outbound {
                 children.join.child_closed(node.site, duration_ns);
             }
             if let Some(h) = &node.hold {
                 children.holds.retain(|x| !Arc::ptr_eq(x, h));
             }
+        };
+        let in_table = layer
+            .nodes
+            .with_mut(parent.into_u64(), |p| p.with_children_mut(report))
+            .is_some();
+        if !in_table {
+            if let Some(span) = ctx.span(parent) {
+                if let Some(p) = span.extensions().get::<SpanNode>() {
+                    p.with_children(report);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_keys_hashed_while_visiting_match_the_copied_fields_keys() {
+        let long = "é".repeat(150);
+        for (file, resource) in [
+            ("src/db.rs", "db.pool"),
+            ("unknown", ""),
+            (long.as_str(), long.as_str()),
+        ] {
+            let mut f = FixedBuf::<192>::default();
+            f.set(file);
+            let mut r = FixedBuf::<128>::default();
+            r.set(resource);
+            assert_eq!(cut(file, 192), f.as_str());
+            assert_eq!(cut(resource, 128), r.as_str());
+            let copied =
+                Sites::location_key(f.as_str(), 42, crate::util::fnv1a(r.as_str().bytes()));
+            let hashed = Sites::location_key_from(
+                fnv1a_from(FNV_OFFSET, cut(file, 192).as_bytes()),
+                42,
+                fnv1a_from(FNV_OFFSET, cut(resource, 128).as_bytes()),
+            );
+            assert_eq!(copied, hashed);
         }
     }
 }

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use tracing_core::Metadata;
 
-use crate::layer::span_node::{Closed, SpanNode};
+use crate::layer::span_node::{Closed, ParentRef};
 use crate::state::shape_stats::BURST_GAP_NS;
 use crate::state::sites::is_task_span;
 use crate::state::Shared;
@@ -106,7 +106,13 @@ impl ChildShape {
     }
 
     /// A child of `site` opened at `now` (clock ticks) under `parent`.
-    pub(crate) fn child_opened(&mut self, shared: &Shared, parent: &SpanNode, site: u32, now: u64) {
+    pub(crate) fn child_opened(
+        &mut self,
+        shared: &Shared,
+        parent: &ParentRef<'_>,
+        site: u32,
+        now: u64,
+    ) {
         let Some(r) = self.find_or_claim(site) else {
             return;
         };
@@ -152,7 +158,12 @@ impl ChildShape {
     }
 
     /// A child closed under `parent`.
-    pub(crate) fn child_closed(&mut self, shared: &Shared, parent: &SpanNode, closed: &Closed) {
+    pub(crate) fn child_closed(
+        &mut self,
+        shared: &Shared,
+        parent: &ParentRef<'_>,
+        closed: &Closed,
+    ) {
         let Some(r) = self.find(closed.site) else {
             return;
         };
@@ -222,11 +233,11 @@ pub(crate) fn span_opened(shared: &Shared, site: u32, meta: &Metadata<'_>, now: 
     }
 }
 
-/// A span closed: counts closes and trivial completions per site, and
+/// A span closed (`task`: one of tokio's task spans): counts closes and trivial completions per site, and
 /// task spans per spawn site.
-pub(crate) fn span_closed(shared: &Shared, closed: &Closed, meta: &Metadata<'_>) {
+pub(crate) fn span_closed(shared: &Shared, closed: &Closed, task: bool) {
     let stats = &shared.sites.get(closed.site).shape;
-    if is_task_span(meta) {
+    if task {
         stats.tasks().span_closed.fetch_add(1, Relaxed);
     }
     stats.closed.fetch_add(1, Relaxed);
@@ -236,7 +247,7 @@ pub(crate) fn span_closed(shared: &Shared, closed: &Closed, meta: &Metadata<'_>)
     // inline `#[instrument]`ed future awaited in place costs next to
     // nothing when it happens not to wait (a buffered write with room),
     // and making it sync would be wrong advice for code that does I/O.
-    if is_task_span(meta) && closed.enters == 2 && closed.busy_ns <= shared.ns.trivial_busy {
+    if task && closed.enters == 2 && closed.busy_ns <= shared.ns.trivial_busy {
         stats.trivial.fetch_add(1, Relaxed);
         stats.trivial_busy_ns.fetch_add(closed.busy_ns, Relaxed);
         stats

@@ -126,6 +126,9 @@ impl<const N: usize> fmt::Write for FixedBuf<N> {
 pub(crate) struct SpanNode {
     /// The site every statistic of this span is kept under.
     pub(crate) site: u32,
+    /// One of tokio's task spans (`is_task_span`), known at open so the
+    /// close needs no metadata.
+    pub(crate) task: bool,
     /// Clock ticks (`quanta` raw) at creation.
     pub(crate) opened: u64,
     /// An outbound (client) call, by OpenTelemetry fields or configuration.
@@ -148,6 +151,58 @@ pub(crate) struct SpanNode {
     /// the doctor enabled. Kept so the close reports to the same one
     /// without going through the per-layer filter's registry lookup.
     pub(crate) parent: Option<tracing_core::span::Id>,
+}
+
+/// What a child reads of its parent's node, beside the parent's
+/// [`Children`]: borrowed apart from them, so a node the caller holds
+/// exclusively (in its table bucket, or taken out at close) needs no lock
+/// on its children.
+pub(crate) struct ParentRef<'a> {
+    pub(crate) site: u32,
+    pub(crate) opened: u64,
+    pub(crate) sequential_intended: bool,
+    pub(crate) deadline_ns: u64,
+    pub(crate) hold: &'a Option<crate::state::held::HoldRef>,
+    pub(crate) inside_hold: &'a Option<crate::state::held::HoldRef>,
+}
+
+impl SpanNode {
+    /// The node as a parent, and its children, from a shared reference:
+    /// the children under their lock.
+    pub(crate) fn with_children<R>(&self, f: impl FnOnce(ParentRef<'_>, &mut Children) -> R) -> R {
+        let mut children = crate::util::lock(&self.children);
+        f(
+            ParentRef {
+                site: self.site,
+                opened: self.opened,
+                sequential_intended: self.sequential_intended,
+                deadline_ns: self.deadline_ns,
+                hold: &self.hold,
+                inside_hold: &self.inside_hold,
+            },
+            &mut children,
+        )
+    }
+
+    /// As [`with_children`](Self::with_children), from an exclusive
+    /// reference: no lock.
+    pub(crate) fn with_children_mut<R>(
+        &mut self,
+        f: impl FnOnce(ParentRef<'_>, &mut Children) -> R,
+    ) -> R {
+        let children = self.children.get_mut().unwrap_or_else(|e| e.into_inner());
+        f(
+            ParentRef {
+                site: self.site,
+                opened: self.opened,
+                sequential_intended: self.sequential_intended,
+                deadline_ns: self.deadline_ns,
+                hold: &self.hold,
+                inside_hold: &self.inside_hold,
+            },
+            children,
+        )
+    }
 }
 
 /// Per-parent bookkeeping of children, under the parent's own lock.

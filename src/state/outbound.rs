@@ -5,7 +5,8 @@
 //! counters are atomics, the set of calls in flight is a map under the
 //! site's own mutex, touched when such a span opens and closes.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
@@ -83,8 +84,30 @@ pub(crate) struct OutboundStats {
     pub(crate) overrun_ns: AtomicU64,
     pub(crate) worst_overrun_ns: AtomicU64,
     /// Calls in flight: span id → (clock ticks at open, deadline budget in
-    /// ns or `u64::MAX`).
-    open: Mutex<BTreeMap<u64, (u64, u64)>>,
+    /// ns or `u64::MAX`). A hash map keeps its capacity when emptied, so a
+    /// site's calls allocate nothing once it has seen its busiest moment
+    /// (a B-tree allocates a node whenever it goes from empty to one call).
+    open: Mutex<HashMap<u64, (u64, u64), BuildHasherDefault<IdHasher>>>,
+}
+
+/// Hashes span ids: unique small integers this crate chose to store, so
+/// nothing an attacker picks; a multiply spreads them over the table.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(self.0.rotate_left(8) ^ b as u64);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        let h = (n ^ (n >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 32);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Outbound calls of one site that are open now and in trouble.

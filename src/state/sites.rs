@@ -143,6 +143,7 @@ impl Sites {
     }
 
     /// Lock-free lookup of a key registered before.
+    #[inline]
     pub(crate) fn lookup(&self, key: u64) -> Option<u32> {
         let key = key.max(1);
         let mask = self.keys.len() - 1;
@@ -158,10 +159,19 @@ impl Sites {
     }
 
     /// Returns the slot of `key`, registering it with `meta()` if new.
+    #[inline]
     pub(crate) fn intern(&self, key: u64, meta: impl FnOnce() -> SiteMeta) -> u32 {
         if let Some(idx) = self.lookup(key) {
             return idx;
         }
+        self.register(key, meta)
+    }
+
+    /// The slow half of [`intern`](Self::intern): a key not seen before,
+    /// registered under the insert lock.
+    #[cold]
+    #[inline(never)]
+    fn register(&self, key: u64, meta: impl FnOnce() -> SiteMeta) -> u32 {
         let key = key.max(1);
         // A poisoned lock only means another thread panicked while holding
         // it; the table itself is always consistent, so carry on.
@@ -205,6 +215,19 @@ impl Sites {
         meta as *const _ as usize as u64
     }
 
+    /// [`location_key`](Self::location_key) from the FNV-1a state after
+    /// the file's bytes (hashed as they were visited).
+    pub(crate) fn location_key_from(file_state: u64, line: u64, col: u64) -> u64 {
+        let h = line
+            .to_le_bytes()
+            .into_iter()
+            .chain(col.to_le_bytes())
+            .fold(file_state, |h, b| {
+                (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+            });
+        h | (1 << 63)
+    }
+
     /// Key for a spawn location reported in a task span's fields.
     pub(crate) fn location_key(file: &str, line: u64, col: u64) -> u64 {
         // FNV-1a: stable, no allocation, good enough to spread a few
@@ -240,6 +263,11 @@ pub(crate) struct CallsiteClass {
     pub(crate) sequential_field: bool,
     /// Has [`RESOURCE_FIELD`](crate::fields::RESOURCE_FIELD), or a configured resource span name.
     pub(crate) resource: bool,
+    /// One of tokio's task spans ([`is_task_span`]): its site is its spawn
+    /// location, read from its fields.
+    pub(crate) task_span: bool,
+    /// A scope of [`held`](crate::held): its site is in its fields.
+    pub(crate) held_scope: bool,
 }
 
 impl CallsiteClass {
@@ -257,6 +285,8 @@ impl CallsiteClass {
             deadline_field: DEADLINE_FIELDS.iter().any(|f| has(f)),
             sequential_field: has(SEQUENTIAL_FIELD),
             resource: has(RESOURCE_FIELD) || resource_names.iter().any(|n| n == meta.name()),
+            task_span: is_task_span(meta),
+            held_scope: meta.target() == crate::layer::nodes::HELD_TARGET,
         }
     }
 
