@@ -43,7 +43,15 @@ struct Acc {
 impl Detector for BlockingPoll {
     fn check(&self, shared: &Shared, _windows: &Windows) -> Vec<Finding> {
         let mut by_site: BTreeMap<u32, Acc> = BTreeMap::new();
+        // A route's site (its requests' polls are marked there) is the
+        // route view's: its slow polls and stalls are that finding's, and
+        // one finding per (kind, span, location) keeps the labels unique
+        // (a task span around a request blames the route's frame).
+        let routes = shared.routes.marked_sites();
         for (idx, site, _) in shared.sites.iter() {
+            if routes.contains(&idx) {
+                continue;
+            }
             let polls = site.blocking.polls.load(Relaxed);
             if polls > 0 {
                 let acc = by_site.entry(idx).or_default();
@@ -53,8 +61,6 @@ impl Detector for BlockingPoll {
                 acc.self_ns = site.blocking.self_ns.load(Relaxed);
             }
         }
-        // A request's poll stalled at its route's site: the route view's.
-        let routes = shared.routes.marked_sites();
         for stall in shared.running_stalls() {
             if routes.contains(&stall.site) {
                 continue;
