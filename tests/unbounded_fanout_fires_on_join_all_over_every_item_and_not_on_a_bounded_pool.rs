@@ -48,6 +48,12 @@ fn join_all_over_every_item_and_a_spawn_per_item_are_unbounded() {
         )
         .await
         .unwrap();
+        // The join over 50,000 items is one long poll, which the watchdog
+        // captures; the first capture of a process reads the binary's debug
+        // info for tens of milliseconds of CPU. Let that finish, so on a
+        // 2-core host it does not preempt the spawning loop below and split
+        // its back-to-back spawns (what makes them a list).
+        tokio::time::sleep(Duration::from_millis(500)).await;
         let handles: Vec<_> = (0..2_000)
             .map(|i| {
                 let work = async move {
