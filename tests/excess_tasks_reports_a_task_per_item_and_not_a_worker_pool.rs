@@ -3,13 +3,20 @@
 //! site. The same items in batches on a fixed pool of 8 workers are silent.
 mod support;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio_doctor::{Doctor, FindingKind};
 
 const ITEMS: u64 = 20_000;
+
+/// One test at a time: each keeps 20,000 tasks alive on its own runtime,
+/// and three at once on a 2-core host starve each other's samplers.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn doctor() -> Doctor {
     Doctor::builder()
@@ -36,6 +43,7 @@ async fn process(downstream: Arc<Semaphore>, items: u64) -> u64 {
 
 #[test]
 fn a_task_per_item_is_reported_with_its_live_tasks() {
+    let _serial = one_at_a_time();
     let doctor = doctor();
     let rt = support::runtime(&doctor);
     let line = support::line_of(
@@ -94,6 +102,7 @@ fn a_task_per_item_is_reported_with_its_live_tasks() {
 
 #[test]
 fn batches_on_a_fixed_pool_of_workers_are_silent() {
+    let _serial = one_at_a_time();
     let doctor = doctor();
     let rt = support::runtime(&doctor);
     rt.block_on(async {
@@ -126,6 +135,7 @@ fn batches_on_a_fixed_pool_of_workers_are_silent() {
 
 #[test]
 fn plain_tokio_spawn_is_seen_by_its_task_spans_or_in_the_runtime_count() {
+    let _serial = one_at_a_time();
     let doctor = doctor();
     let rt = support::runtime(&doctor);
     let line = support::line_of(
