@@ -10,7 +10,6 @@
 #![cfg(all(feature = "axum", target_os = "linux"))]
 mod support;
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -58,16 +57,7 @@ fn pinned_runtime(doctor: &Doctor, cpu: usize) -> support::Rt {
 }
 
 fn get(addr: SocketAddr, path: &str) -> u16 {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out.split(' ').nth(1).unwrap().parse().unwrap()
+    support::http_get_status(addr, path)
 }
 
 async fn serve(app: axum::Router) -> SocketAddr {

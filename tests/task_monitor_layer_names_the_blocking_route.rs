@@ -4,23 +4,13 @@
 //! the route labels at the cap.
 mod support;
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio_doctor::{Doctor, FindingKind, TaskMonitorLayer};
 
 fn get(addr: SocketAddr, path: &str) -> u16 {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out.split(' ').nth(1).unwrap().parse().unwrap()
+    support::http_get_status(addr, path)
 }
 
 async fn serve(app: axum::Router) -> SocketAddr {
