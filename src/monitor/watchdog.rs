@@ -135,6 +135,12 @@ impl Stacks {
         let Some(raw) = stack::capture(&s.shard) else {
             return log;
         };
+        if !s.still_running() {
+            // The poll ended (or left the blamed span) between the look and
+            // the signal: the copy shows whatever the worker did next, such
+            // as the connection writing the response, not the stall.
+            return log;
+        }
         let to_thread = log.as_ref().map(|l| stack::Log {
             span: l.span.clone(),
             location: l.location.clone(),

@@ -84,6 +84,17 @@ pub(crate) struct Stall {
     pub(crate) shard: Arc<ThreadShard>,
 }
 
+impl Stall {
+    /// Whether the same poll is still running, still blamed on the same
+    /// site: read after a capture, it says the copy was taken inside the
+    /// stall (the poll began before the look and has not ended since).
+    pub(crate) fn still_running(&self) -> bool {
+        use std::sync::atomic::Ordering::{Acquire, Relaxed};
+        self.shard.poll_since.load(Acquire) == self.identity.1
+            && self.shard.poll_site.load(Relaxed) == self.site
+    }
+}
+
 /// Bytes of stack the signal handler copies from the interrupted stack
 /// pointer up: enough for the frames of a deep handler, bounded so a
 /// capture is a few microseconds of `memcpy`.
@@ -259,5 +270,30 @@ mod tests {
                 .unwrap()
         });
         assert!(off.capture.is_none());
+    }
+
+    #[test]
+    fn a_capture_counts_for_a_stall_only_while_that_poll_runs_at_that_site() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let shard = Arc::new(ThreadShard::new(false));
+        shard.poll_since.store(100, Relaxed);
+        shard.poll_site.store(7, Relaxed);
+        let stall = Stall {
+            site: 7,
+            thread: "w".into(),
+            running_ns: 0,
+            identity: (Arc::as_ptr(&shard) as usize, 100),
+            shard: shard.clone(),
+        };
+        assert!(stall.still_running());
+        // The blamed span exited; the poll goes on at its route.
+        shard.poll_site.store(3, Relaxed);
+        assert!(!stall.still_running());
+        shard.poll_site.store(7, Relaxed);
+        // The poll ended, and the next one began at the same site.
+        shard.poll_since.store(0, Relaxed);
+        assert!(!stall.still_running());
+        shard.poll_since.store(200, Relaxed);
+        assert!(!stall.still_running());
     }
 }

@@ -155,6 +155,11 @@ impl Unmarked {
             let Some(raw) = super::capture(&w) else {
                 continue;
             };
+            if w.poll_since.load(std::sync::atomic::Ordering::Acquire) != 0 {
+                // A marked poll began before the signal landed: the marked
+                // watchdog owns that one, and this copy is not unmarked.
+                continue;
+            }
             d.taken += 1;
             d.last_at = now;
             if d.taken >= EVEN_SAMPLES {
