@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::layer::thread_state::{with_state, PollFrame};
 use crate::state::shape_stats::TaskStats;
 use crate::state::sites::{SiteMeta, Sites};
 use crate::state::Shared;
@@ -21,8 +22,14 @@ use crate::state::Shared;
 /// The site is the same one tokio's own task spans name with `--cfg
 /// tokio_unstable`, so a task seen both ways counts once. Without a doctor
 /// in the current subscriber it is plain `tokio::spawn`. The cost per task
-/// is an `Arc` clone, a few relaxed atomic adds and two clock reads on its
-/// first poll.
+/// is an `Arc` clone and a few relaxed atomic adds; per poll, two clock
+/// reads and the thread state's enter and exit.
+///
+/// Each poll of the task is marked on its worker at the spawn site, as a
+/// span's poll is, so a task that blocks its worker is a `blocking_poll`
+/// at `runtime.spawn` and the spawn's `file:line` (or at the span inside
+/// it with the most self time), and the watchdog captures its stack while
+/// it stalls, without a span and on stable tokio.
 ///
 /// # Panics
 /// Outside a tokio runtime, as `tokio::spawn` does.
@@ -131,16 +138,38 @@ impl<F: Future> Future for Counted<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let first = !std::mem::replace(this.polled, true);
-        let Some(track) = this.track.as_ref().filter(|_| first) else {
+        let Some(track) = this.track.as_ref() else {
             return this.inner.poll(cx);
         };
-        let clock = &track.shared.clock;
+        let first = !std::mem::replace(this.polled, true);
+        let shared = &track.shared;
+        let clock = &shared.clock;
         let start = clock.raw();
+        // Every poll is marked on the worker's shard at the spawn site, as
+        // a span's poll is: the watchdog sees the task stall while it
+        // lasts (and captures its stack) though it runs in no span.
+        let marked = with_state(shared.id, shared, |st| {
+            st.enter_poll(PollFrame::Spawned, start, track.site)
+        })
+        .is_some();
         let out = this.inner.poll(cx);
-        if out.is_ready() {
-            let busy = clock.delta_as_nanos(start, clock.raw());
-            if busy <= track.shared.ns.trivial_busy {
+        let end = clock.raw();
+        if marked {
+            let slow = with_state(shared.id, shared, |st| {
+                st.exit_poll(
+                    PollFrame::Spawned,
+                    end,
+                    clock,
+                    shared.ns.blocking_poll_threshold,
+                )
+            });
+            if let Some(Some(slow)) = slow {
+                crate::layer::record_slow_poll(shared, slow);
+            }
+        }
+        if first && out.is_ready() {
+            let busy = clock.delta_as_nanos(start, end);
+            if busy <= shared.ns.trivial_busy {
                 let t = track.stats();
                 t.trivial.fetch_add(1, Relaxed);
                 t.trivial_busy_ns.fetch_add(busy, Relaxed);

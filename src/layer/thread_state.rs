@@ -189,10 +189,10 @@ impl ThreadState {
 }
 
 /// Frames that are no span but mark a poll: a task poll seen through
-/// tokio's poll hooks, and a request's poll through `TaskMonitorLayer`. No
-/// span has these ids (the registry's are small slab indices); each kind
-/// has its own, so a request polled inside a hooked task poll nests in it.
-#[cfg(any(tokio_unstable, feature = "middleware"))]
+/// tokio's poll hooks, a task spawned by `tokio_doctor::spawn`, and a
+/// request's poll through `TaskMonitorLayer`. No span has these ids (the
+/// registry's are small slab indices); each kind has its own, so a request
+/// polled inside a hooked task poll nests in it.
 #[derive(Clone, Copy)]
 pub(crate) enum PollFrame {
     /// A task poll, through tokio's poll hooks (`tokio_unstable`).
@@ -201,16 +201,16 @@ pub(crate) enum PollFrame {
     /// A request's poll, through `TaskMonitorLayer`'s future.
     #[cfg(feature = "middleware")]
     Route = -3,
+    /// A poll of a task spawned by `tokio_doctor::spawn`.
+    Spawned = -4,
 }
 
-#[cfg(any(tokio_unstable, feature = "middleware"))]
 impl PollFrame {
     fn id(self) -> u64 {
         self as i64 as u64
     }
 }
 
-#[cfg(any(tokio_unstable, feature = "middleware"))]
 impl ThreadState {
     /// A poll that no span marks begins, at `site` (the task's spawn
     /// location, the request's route). Spans entered during it nest inside.
