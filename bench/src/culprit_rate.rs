@@ -18,6 +18,8 @@
 //!   while the lag probe is late, see `monitor::stack::unmarked`; with
 //!   `tokio_unstable`, tokio's task spans mark it);
 //! - `no span, both workers`: two such tasks at once, so the runtime lags;
+//! - `tokio_doctor::spawn`: no span, the task spawned by the doctor's
+//!   `spawn`, which marks its polls;
 //! - `poll hooks` (`tokio_unstable` only): no span, no doctor layer, tokio's
 //!   poll hooks installed with `Doctor::install_poll_hooks`.
 //!
@@ -53,6 +55,7 @@ enum Mode {
     Span,
     NoSpan,
     NoSpanBoth,
+    DoctorSpawn,
     #[cfg(tokio_unstable)]
     PollHooks,
 }
@@ -63,6 +66,7 @@ impl Mode {
             Mode::Span => "span",
             Mode::NoSpan => "no span",
             Mode::NoSpanBoth => "no span, both workers",
+            Mode::DoctorSpawn => "no span, tokio_doctor::spawn",
             #[cfg(tokio_unstable)]
             Mode::PollHooks => "poll hooks, no layer",
         }
@@ -149,6 +153,12 @@ fn run(mode: Mode, stalls: usize, stall: Duration) -> (f64, f64) {
                     b.await.unwrap();
                     expected += 2.0;
                 }
+                Mode::DoctorSpawn => {
+                    tokio_doctor::spawn(async move { login(stall) })
+                        .await
+                        .unwrap();
+                    expected += 1.0;
+                }
                 _ => {
                     tokio::spawn(async move { login(stall) }).await.unwrap();
                     expected += 1.0;
@@ -192,6 +202,7 @@ fn main() {
         Mode::Span,
         Mode::NoSpan,
         Mode::NoSpanBoth,
+        Mode::DoctorSpawn,
         #[cfg(tokio_unstable)]
         Mode::PollHooks,
     ];
