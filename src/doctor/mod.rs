@@ -114,6 +114,13 @@ impl Doctor {
             }
         }
         tasks.push(handle.spawn(crate::monitor::lag::run(shared.clone())));
+        #[cfg(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        ))]
+        if shared.config.stack_capture {
+            tasks.push(handle.spawn(crate::monitor::ping::run(shared.clone())));
+        }
         tasks.push(handle.spawn(crate::monitor::sampler::run(
             shared.clone(),
             self.detectors.clone(),

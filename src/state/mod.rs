@@ -8,6 +8,7 @@
 //! - [`shard`]: per-thread shards of poll timings;
 //! - [`histogram`]: the lock-free histograms behind them;
 //! - [`sched`]: what the kernel says of each worker thread;
+//! - [`ping`]: how long the watchdog's wake of a busy runtime waits;
 //! - [`lag_history`] and [`series`]: short time series the sampler keeps;
 //! - [`routes`]: the task monitors of routes and jobs;
 //! - [`runtime_samples`]: tokio's runtime metrics as tokio-metrics reported them.
@@ -26,6 +27,7 @@ pub(crate) mod joins;
 pub(crate) mod lag_history;
 pub(crate) mod location;
 pub(crate) mod outbound;
+pub(crate) mod ping;
 pub(crate) mod routes;
 pub(crate) mod runtime_samples;
 pub(crate) mod sched;
@@ -64,6 +66,8 @@ pub(crate) struct Shared {
     /// while it runs. How late it is *now* tells the watchdog the runtime
     /// is stalled even where no poll is marked (see `lag_late_ns`).
     pub(crate) lag_waiting_since: AtomicU64,
+    /// The watchdog's wake of a busy runtime, and how long it waits.
+    pub(crate) ping: ping::Ping,
     /// Lag per sampler interval over the last minutes, for the report page.
     pub(crate) lag_history: Mutex<lag_history::LagHistory>,
     /// Culprit frames of stalls, from the watchdog's stack captures.
@@ -99,6 +103,7 @@ impl Shared {
             lag_max_ns: AtomicU64::new(0),
             lag_max_last_ns: AtomicU64::new(0),
             lag_waiting_since: AtomicU64::new(0),
+            ping: Default::default(),
             lag_history: Mutex::new(Default::default()),
             trends: Mutex::new(Default::default()),
             stall_counts: Mutex::new(Default::default()),

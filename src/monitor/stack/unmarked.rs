@@ -4,12 +4,15 @@
 //!
 //! The watchdog knows a poll is running only where a span marked it. When
 //! none is marked but the lag probe is late by more than the threshold right
-//! now, the runtime is stalled and nothing says where, so the watchdog
-//! samples the stack of every runtime worker in no marked poll, again and
-//! again while the lag lasts (every half threshold at first, then at
-//! doubling gaps, [`MAX_SAMPLES`] at most, then it rests a second).
+//! now, or a wake the watchdog sent a runtime with no parked worker has
+//! waited half the threshold (`state::ping`: it learns this between two
+//! deadlines of the probe), the runtime is stalled and nothing says where,
+//! so the watchdog samples the stack of every runtime worker in no marked
+//! poll, again and again while the lag lasts (every half threshold at
+//! first, then at doubling gaps, [`MAX_SAMPLES`] at most, then it rests a
+//! second).
 //!
-//! Only the lag decides when to look. A worker that has not parked for a
+//! Only the runtime's lateness decides when to look. A worker that has not parked for a
 //! while is no sign: a task that yields every millisecond keeps its worker
 //! from parking too, and its polls, one after another at the same line of
 //! the same task, would read exactly like one stuck poll. A lag past the
@@ -29,8 +32,8 @@
 //! When the worker's metrics move (it parked), the run ends. Such a worker is reported as a
 //! `blocking_poll` with the span `(no span)` at that frame's `file:line`.
 //!
-//! The blocked time is an estimate: how late the probe already was at the
-//! first sample, plus the time the samples span. While the runtime lags,
+//! The blocked time is an estimate: how late the probe (or the wake)
+//! already was at the first sample, plus the time the samples span. While the runtime lags,
 //! each worker costs up to [`MAX_SAMPLES`] captures a second.
 
 use std::collections::HashMap;
@@ -74,6 +77,13 @@ fn progress(handle: &tokio::runtime::Handle, worker: usize) -> Option<Progress> 
     })
 }
 
+/// Whether no worker of the runtime is parked (tokio: an even park/unpark
+/// count is an active worker). An idle runtime is never woken.
+fn every_worker_busy(handle: &tokio::runtime::Handle) -> bool {
+    let m = handle.metrics();
+    (0..m.num_workers()).all(|i| m.worker_park_unpark_count(i) % 2 == 0)
+}
+
 /// One worker's samples in the current stall.
 struct Due {
     taken: u32,
@@ -102,8 +112,18 @@ impl Unmarked {
             return;
         }
         let threshold = shared.ns.blocking_poll_threshold;
-        let late_ns = shared.lag_late_ns();
-        let lagging = late_ns >= threshold;
+        let now = shared.clock.raw();
+        // Between two deadlines of the lag probe, a wake of a runtime whose
+        // workers are all busy says as much: unanswered for half the
+        // threshold, every worker has been in a poll (or a row of polls)
+        // that long. Sampling starts then, and a stall of twice the
+        // threshold is still running when the samples span the threshold.
+        let waiting_ns = shared.ping.outstanding_ns(&shared.clock, now);
+        if waiting_ns == 0 && every_worker_busy(handle) {
+            shared.ping.send(now);
+        }
+        let late_ns = shared.lag_late_ns().max(waiting_ns);
+        let lagging = late_ns >= threshold || waiting_ns >= threshold / 2;
         let workers = shared.unmarked_workers();
         self.due.retain(|key, d| {
             let keep = workers.iter().any(|w| Arc::as_ptr(w) as usize == *key);
@@ -113,7 +133,6 @@ impl Unmarked {
             }
             keep
         });
-        let now = shared.clock.raw();
         let fresh = |p| Due {
             taken: 0,
             last_at: 0,
@@ -329,4 +348,43 @@ fn site_of(shared: &Shared, culprit: &Frame) -> u32 {
             .to_string(),
         location: culprit.location.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::every_worker_busy;
+    use std::time::{Duration, Instant};
+
+    /// The watchdog wakes a runtime only while none of its workers is
+    /// parked: an idle service is never woken.
+    #[test]
+    fn only_a_runtime_with_no_parked_worker_is_woken() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = rt.handle().clone();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!every_worker_busy(&handle), "idle workers are parked");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        for _ in 0..2 {
+            let stop = stop.clone();
+            rt.spawn(async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            });
+        }
+        let start = Instant::now();
+        let mut busy = false;
+        while !busy && start.elapsed() < Duration::from_secs(5) {
+            busy = every_worker_busy(&handle);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(busy, "two spinning tasks keep both workers busy");
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!every_worker_busy(&handle), "parked again once they end");
+    }
 }
