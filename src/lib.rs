@@ -120,8 +120,6 @@ pub use finding::{Evidence, Finding, FindingKind, Severity};
 pub use helpers::connection::{ConnectionLayer, OutboundRequestLayer};
 pub use helpers::deadline::{deadline, Deadline, DeadlineExt};
 pub use helpers::held::{held, Held, HeldGuard, HoldExt};
-#[cfg(feature = "middleware")]
-#[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
 pub use helpers::route::future::RouteFuture;
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]

@@ -1,5 +1,8 @@
 //! `Doctor::monitor_job`: a named background task shows up beside the
-//! routes, and one that blocks its worker becomes a finding by its name.
+//! routes, and one that blocks its worker becomes a finding by its name,
+//! with the function it is stuck in (its polls are marked on the worker,
+//! so the watchdog captures the stack while it stalls). The same work on
+//! the blocking pool is silent.
 mod support;
 
 use std::time::Duration;
@@ -55,6 +58,38 @@ fn a_blocking_consumer_is_named_and_a_patient_one_is_not() {
             .unwrap_or_else(|| panic!("{route}: {text}"))
     };
     let (greedy, patient) = (slow("thumbnail-consumer"), slow("email-consumer"));
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    {
+        let frame = format!("span=\"thumbnail-consumer\",location=\"{}:", file!());
+        let function = format!("function=\"{}::support::spin_for\"", module_path!());
+        // The stacks thread names the captures off the watchdog: wait for it.
+        let captured = |text: &str| {
+            text.lines().any(|l| {
+                l.starts_with("tokio_doctor_blocking_frames_total{")
+                    && l.contains(&frame)
+                    && l.contains(&function)
+            })
+        };
+        let start = std::time::Instant::now();
+        while !captured(&doctor.render_prometheus()) && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let text = doctor.render_prometheus();
+        assert!(
+            captured(&text),
+            "the job's stall was captured at its culprit: {text}"
+        );
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("tokio_doctor_blocking_frames_total{")
+                    && l.contains("span=\"email-consumer\"")),
+            "{text}"
+        );
+    }
     assert!(greedy >= 6.0, "greedy {greedy}");
     assert!(
         patient <= 2.0 && patient < greedy,

@@ -165,6 +165,11 @@ impl Doctor {
     /// `tokio_doctor_route_*{route=name}` metrics and findings. Names are
     /// given in code; past the label cap they share `other`.
     ///
+    /// As a request's future behind `TaskMonitorLayer`, the job's slow
+    /// polls are judged on CPU time (a job on a starved host is not
+    /// blamed), and each poll is marked on its worker, so the watchdog sees
+    /// the job stall while it lasts and names the line it is stuck in.
+    ///
     /// # Examples
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -179,17 +184,8 @@ impl Doctor {
         &self,
         name: &'static str,
         job: F,
-    ) -> tokio_metrics::Instrumented<F> {
-        let cfg = &self.shared.config;
-        self.shared
-            .routes
-            .monitor(
-                name,
-                cfg.label_cap,
-                cfg.blocking_poll_threshold,
-                std::panic::Location::caller(),
-            )
-            .instrument(job)
+    ) -> crate::RouteFuture<F> {
+        crate::RouteFuture::for_route(&self.shared, name, std::panic::Location::caller(), job)
     }
 
     /// Installs tokio's task poll hooks (`--cfg tokio_unstable`) on a

@@ -198,8 +198,8 @@ pub(crate) enum PollFrame {
     /// A task poll, through tokio's poll hooks (`tokio_unstable`).
     #[cfg(tokio_unstable)]
     Task = -2,
-    /// A request's poll, through `TaskMonitorLayer`'s future.
-    #[cfg(feature = "middleware")]
+    /// A request's poll through `TaskMonitorLayer`'s future, or a job's
+    /// through `Doctor::monitor_job`'s.
     Route = -3,
     /// A poll of a task spawned by `tokio_doctor::spawn`.
     Spawned = -4,
@@ -323,7 +323,6 @@ pub(crate) fn register_this_thread(shared: &Arc<Shared>) {
 /// [`with_state`] only where this thread already has state for the doctor
 /// `owner` (made by a span, the lag probe or a poll hook): what a caller
 /// that holds no `Arc<Shared>` uses.
-#[cfg(feature = "middleware")]
 #[inline]
 pub(crate) fn with_existing_state<R>(
     owner: u64,
@@ -363,7 +362,6 @@ fn claim_slot<'a>(
 /// future, which is no span, is judged on the span view's corrected time.
 /// `wall_ns` when this thread keeps no state for that doctor (there are no
 /// notes to judge by). Slow path only: it reads `/proc`.
-#[cfg(feature = "middleware")]
 #[cold]
 pub(crate) fn on_cpu_ns(owner: u64, since: u64, wall_ns: u64) -> u64 {
     STATES

@@ -28,7 +28,7 @@ pub(crate) struct Route {
 #[derive(Debug, Default)]
 pub(crate) struct RoutePolls {
     /// Set once a request future that judges its polls ran for the route
-    /// (`TaskMonitorLayer`); a monitored job has only the wall-clock view.
+    /// (`TaskMonitorLayer`, `monitor_job`); until then the wall-clock view.
     pub(crate) judged: AtomicBool,
     /// Polls whose on-CPU (or blocked-in-a-syscall) time crossed the threshold.
     pub(crate) slow: AtomicU64,
@@ -47,7 +47,6 @@ pub(crate) struct RoutePolls {
 #[derive(Debug)]
 pub(crate) struct RouteMarks {
     pub(crate) site: u32,
-    #[cfg_attr(not(feature = "middleware"), allow(dead_code))]
     pub(crate) shared: std::sync::Weak<super::Shared>,
 }
 
@@ -69,21 +68,10 @@ pub(crate) struct Routes {
 const MAX_BLIND_LAYERS: usize = 8;
 
 impl Routes {
-    /// The monitor for `route`, created on first use; past `cap` routes,
-    /// the shared `other` monitor.
-    pub(crate) fn monitor(
-        &self,
-        route: &str,
-        cap: usize,
-        slow_poll: std::time::Duration,
-        location: &'static Location<'static>,
-    ) -> TaskMonitor {
-        self.route(route, cap, slow_poll, location, None).0
-    }
-
-    /// [`Routes::monitor`] with the route's CPU-judged slow-poll counts;
-    /// `marks` (the route's name and location → its site and doctor) is
-    /// called once per route, by its first request.
+    /// The monitor for `route`, created on first use (past `cap` routes,
+    /// the shared `other` monitor), with the route's CPU-judged slow-poll
+    /// counts; `marks` (the route's name and location → its site and
+    /// doctor) is called once per route, by its first request.
     pub(crate) fn route(
         &self,
         route: &str,

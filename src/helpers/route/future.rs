@@ -18,13 +18,18 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::layer::thread_state::{with_existing_state, PollFrame};
-use crate::state::routes::RoutePolls;
+use crate::state::routes::{RouteMarks, RoutePolls};
+use crate::state::sites::{SiteMeta, Sites};
+use crate::state::Shared;
 
 pin_project_lite::pin_project! {
-    /// The future [`TaskMonitorService`](crate::TaskMonitorService) returns:
-    /// the request's future, instrumented by its route's
+    /// The future `TaskMonitorService` (feature `middleware`) and
+    /// [`Doctor::monitor_job`](crate::Doctor::monitor_job) return: the
+    /// request's (or job's) future, instrumented by its route's
     /// `tokio_metrics::TaskMonitor`, whose slow polls the route view judges
-    /// on CPU time (time the worker waited for a CPU does not count).
+    /// on CPU time (time the worker waited for a CPU does not count), and
+    /// whose polls are marked on their worker so the watchdog sees a stall
+    /// while it lasts.
     pub struct RouteFuture<F> {
         #[pin]
         inner: tokio_metrics::Instrumented<F>,
@@ -54,12 +59,67 @@ pub(crate) struct Judge {
 pub(crate) const NO_SITE: u32 = u32::MAX;
 
 impl<F> RouteFuture<F> {
+    /// `fut` under route `name` of `shared` (created at `location`, capped
+    /// like every label), its polls marked at the route's site.
+    pub(crate) fn for_route(
+        shared: &Arc<Shared>,
+        name: &str,
+        location: &'static std::panic::Location<'static>,
+        fut: F,
+    ) -> Self {
+        let (monitor, judge) = Judge::of_route(shared, name, location);
+        RouteFuture::new(monitor.instrument(fut), judge)
+    }
+
+    /// `inner`, judged by `judge` ([`Judge::of_route`]).
     pub(crate) fn new(inner: tokio_metrics::Instrumented<F>, judge: Judge) -> Self {
         if !judge.polls.judged.load(Relaxed) {
             judge.polls.judged.store(true, Relaxed);
         }
         RouteFuture { inner, judge }
     }
+}
+
+impl Judge {
+    /// The monitor of route `name` of `shared` and the judge of its polls.
+    pub(crate) fn of_route(
+        shared: &Arc<Shared>,
+        name: &str,
+        location: &'static std::panic::Location<'static>,
+    ) -> (tokio_metrics::TaskMonitor, Judge) {
+        let marks = |name: &str, location: &str| RouteMarks {
+            site: route_site(shared, name, location),
+            shared: Arc::downgrade(shared),
+        };
+        let (monitor, polls) = shared.routes.route(
+            name,
+            shared.config.label_cap,
+            shared.config.blocking_poll_threshold,
+            location,
+            Some(&marks),
+        );
+        let site = polls.marks.get().map_or(NO_SITE, |m| m.site);
+        let judge = Judge {
+            polls,
+            clock: shared.clock.clone(),
+            threshold_ns: shared.ns.blocking_poll_threshold,
+            owner: shared.id,
+            site,
+        };
+        (monitor, judge)
+    }
+}
+
+/// The call site a route's polls are marked at: the route's name at the
+/// layer's (or job's) location, in the `route` target, as its findings
+/// name it.
+fn route_site(shared: &Shared, name: &str, location: &str) -> u32 {
+    let key = Sites::location_key(location, 0, crate::util::fnv1a(name.bytes()));
+    shared.sites.intern(key, || SiteMeta {
+        span: name.to_string(),
+        target: "route".to_string(),
+        location: location.to_string(),
+    })
 }
 
 impl<F: Future> Future for RouteFuture<F> {

@@ -9,9 +9,7 @@ use std::task::{Context, Poll};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::future::{Judge, RouteFuture, NO_SITE};
-use crate::state::routes::RouteMarks;
-use crate::state::sites::{SiteMeta, Sites};
+use super::future::{Judge, RouteFuture};
 use crate::state::Shared;
 
 /// What a route namer sees of a request.
@@ -190,26 +188,7 @@ where
         self.layer
             .placement
             .note(named, self.layer.location, &self.layer.shared);
-        let shared = &self.layer.shared;
-        let marks = |name: &str, location: &str| RouteMarks {
-            site: route_site(shared, name, location),
-            shared: Arc::downgrade(shared),
-        };
-        let (monitor, polls) = shared.routes.route(
-            &route,
-            shared.config.label_cap,
-            shared.config.blocking_poll_threshold,
-            self.layer.location,
-            Some(&marks),
-        );
-        let site = polls.marks.get().map_or(NO_SITE, |m| m.site);
-        let judge = Judge {
-            polls,
-            clock: shared.clock.clone(),
-            threshold_ns: shared.ns.blocking_poll_threshold,
-            owner: shared.id,
-            site,
-        };
+        let (monitor, judge) = Judge::of_route(&self.layer.shared, &route, self.layer.location);
         RouteFuture::new(monitor.instrument(self.inner.call(req)), judge)
     }
 }
@@ -225,15 +204,4 @@ fn route_of<'a>(info: &RouteInfo<'a>, namer: Option<&Namer>) -> Cow<'a, str> {
         Some(name) => name,
         None => Cow::Borrowed(super::UNMATCHED),
     }
-}
-
-/// The call site a route's polls are marked at: the route's name at the
-/// layer's location, in the `route` target, as its findings name it.
-fn route_site(shared: &Shared, name: &str, location: &str) -> u32 {
-    let key = Sites::location_key(location, 0, crate::util::fnv1a(name.bytes()));
-    shared.sites.intern(key, || SiteMeta {
-        span: name.to_string(),
-        target: "route".to_string(),
-        location: location.to_string(),
-    })
 }

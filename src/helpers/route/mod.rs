@@ -11,7 +11,6 @@
 //! the route as its call site, so a service without spans still gets a
 //! diagnosis.
 
-#[cfg(feature = "middleware")]
 pub(crate) mod future;
 #[cfg(feature = "middleware")]
 pub(crate) mod layer;
