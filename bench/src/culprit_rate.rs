@@ -20,6 +20,8 @@
 //! - `no span, both workers`: two such tasks at once, so the runtime lags;
 //! - `tokio_doctor::spawn`: no span, the task spawned by the doctor's
 //!   `spawn`, which marks its polls;
+//! - `monitor_job`: no span, the task wrapped in `Doctor::monitor_job`,
+//!   which marks its polls too;
 //! - `poll hooks` (`tokio_unstable` only): no span, no doctor layer, tokio's
 //!   poll hooks installed with `Doctor::install_poll_hooks`.
 //!
@@ -56,6 +58,7 @@ enum Mode {
     NoSpan,
     NoSpanBoth,
     DoctorSpawn,
+    MonitorJob,
     #[cfg(tokio_unstable)]
     PollHooks,
 }
@@ -67,6 +70,7 @@ impl Mode {
             Mode::NoSpan => "no span",
             Mode::NoSpanBoth => "no span, both workers",
             Mode::DoctorSpawn => "no span, tokio_doctor::spawn",
+            Mode::MonitorJob => "no span, monitor_job",
             #[cfg(tokio_unstable)]
             Mode::PollHooks => "poll hooks, no layer",
         }
@@ -153,6 +157,12 @@ fn run(mode: Mode, stalls: usize, stall: Duration) -> (f64, f64) {
                     b.await.unwrap();
                     expected += 2.0;
                 }
+                Mode::MonitorJob => {
+                    tokio::spawn(doctor.monitor_job("login-job", async move { login(stall) }))
+                        .await
+                        .unwrap();
+                    expected += 1.0;
+                }
                 Mode::DoctorSpawn => {
                     tokio_doctor::spawn(async move { login(stall) })
                         .await
@@ -203,6 +213,7 @@ fn main() {
         Mode::NoSpan,
         Mode::NoSpanBoth,
         Mode::DoctorSpawn,
+        Mode::MonitorJob,
         #[cfg(tokio_unstable)]
         Mode::PollHooks,
     ];
