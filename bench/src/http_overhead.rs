@@ -5,6 +5,12 @@
 //! cargo run --release -p tokio-doctor-bench --bin http-overhead   # needs wrk (apt install wrk)
 //! ```
 //!
+//! Two servers: a hello-world axum app whose handler opens an INFO span,
+//! and the same app behind tower-http's usual stack (a `TraceLayer` span
+//! per request, request ids, a timeout, compression, a concurrency limit
+//! and load shedding), as services are built; each without the doctor
+//! (a registry with a no-op layer) and with it as the README adds it.
+//!
 //! Each round starts the server in a child process of this binary (one
 //! per configuration, interleaved), runs `wrk -t1 -c64 -d<secs>s --latency`
 //! from a second process, and reads the server's RSS. At least five rounds;
@@ -31,8 +37,33 @@ async fn handler() -> &'static str {
     .await
 }
 
+/// tower-http's usual stack around `app`, outermost first as
+/// `ServiceBuilder` reads.
+fn usual_stack(app: axum::Router) -> axum::Router {
+    use tower::ServiceBuilder;
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    let header = axum::http::HeaderName::from_static("x-request-id");
+    app.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(header.clone(), MakeRequestUuid))
+            .layer(tower_http::trace::TraceLayer::new_for_http())
+            .layer(PropagateRequestIdLayer::new(header))
+            .layer(axum::error_handling::HandleErrorLayer::new(
+                |_: tower::BoxError| async { axum::http::StatusCode::SERVICE_UNAVAILABLE },
+            ))
+            .layer(tower::load_shed::LoadShedLayer::new())
+            .layer(tower::limit::ConcurrencyLimitLayer::new(1024))
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                Duration::from_secs(10),
+            ))
+            .layer(tower_http::compression::CompressionLayer::new()),
+    )
+}
+
 fn serve(mode: &str, port_file: &str) {
-    let with_doctor = mode != "baseline";
+    let with_doctor = !mode.ends_with("baseline");
+    let stack = mode.starts_with("stack");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -46,7 +77,7 @@ fn serve(mode: &str, port_file: &str) {
                 .build()
                 .unwrap();
             tracing_subscriber::registry().with(doctor.layer()).init();
-            if mode == "routes" {
+            if mode == "routes" || stack {
                 app = app.layer(tokio_doctor::TaskMonitorLayer::new(&doctor));
             }
             Some(doctor.start().unwrap())
@@ -56,6 +87,9 @@ fn serve(mode: &str, port_file: &str) {
             tracing_subscriber::registry().with(Noop).init();
             None
         };
+        if stack {
+            app = usual_stack(app);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         std::fs::write(port_file, listener.local_addr().unwrap().port().to_string()).unwrap();
         axum::serve(listener, app).await.unwrap();
@@ -125,8 +159,8 @@ fn main() {
         std::process::exit(2);
     }
     let exe = std::env::current_exe().unwrap();
-    let modes = ["baseline", "doctor", "routes"];
-    let mut results: [Vec<(f64, f64, f64)>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let modes = ["baseline", "doctor", "routes", "stack-baseline", "stack"];
+    let mut results: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); modes.len()];
     for round in 0..rounds {
         for (i, mode) in modes.iter().enumerate() {
             let port_file = std::env::temp_dir()
@@ -171,24 +205,27 @@ fn main() {
     let pick = |i: usize, f: fn(&(f64, f64, f64)) -> f64| {
         median(&mut results[i].iter().map(f).collect::<Vec<_>>())
     };
+    // Each server against its own baseline.
     let names = [
-        "registry + no-op layer",
-        "registry + tokio-doctor",
-        "registry + tokio-doctor + TaskMonitorLayer",
+        ("registry + no-op layer", 0),
+        ("registry + tokio-doctor", 0),
+        ("registry + tokio-doctor + TaskMonitorLayer", 0),
+        ("tower-http stack, registry + no-op layer", 3),
+        ("tower-http stack + tokio-doctor + TaskMonitorLayer", 3),
     ];
     println!("\naxum on 1 worker, wrk -t1 -c64 -d{seconds}s, {rounds} interleaved rounds, medians");
     println!(
         "| server | req/s | p99 ms | RSS MiB | req/s ratio | p99 ratio | paired req/s ratio |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    let (b_rps, b_p99) = (pick(0, |r| r.0), pick(0, |r| r.1));
-    for (i, name) in names.iter().enumerate() {
+    for (i, (name, base)) in names.iter().enumerate() {
+        let (b_rps, b_p99) = (pick(*base, |r| r.0), pick(*base, |r| r.1));
         let (rps, p99, rss) = (pick(i, |r| r.0), pick(i, |r| r.1), pick(i, |r| r.2));
         // Rounds run back to back, so pairing them cancels slow drifts of a
         // shared machine.
         let mut paired: Vec<f64> = results[i]
             .iter()
-            .zip(&results[0])
+            .zip(&results[*base])
             .map(|(d, b)| d.0 / b.0)
             .collect();
         println!(
