@@ -164,7 +164,41 @@ pub(super) fn open<S>(
     if class.needs_values() {
         attrs.record(&mut facts);
     }
-    let Some(span) = ctx.span(id) else { return };
+    // The parent: the nearest ancestor the doctor enabled, which is what
+    // `span.parent()` finds through the per-layer filter at the cost of two
+    // registry lookups (this span, then its parent). Directly on the
+    // registry (`DoctorCore::direct`), the registry's record of the parent
+    // is known without a lookup: none for a root span, the one named for an
+    // explicit parent, the registry's current span for a contextual one
+    // (nothing ran since the registry read it). When that span has a node
+    // here, the doctor enabled it, so it is the parent `span.parent()`
+    // would find; otherwise (a span the doctor declined, a node in the
+    // extensions) the registry is asked as before.
+    let known_parent = if layer.direct.load(Relaxed) {
+        let raw = if attrs.is_root() {
+            None
+        } else if let Some(p) = attrs.parent() {
+            Some(p.clone())
+        } else {
+            ctx.current_span().id().cloned()
+        };
+        match raw {
+            None => Some(None),
+            Some(p) if layer.nodes.contains(p.into_u64()) => Some(Some(p)),
+            Some(_) => None,
+        }
+    } else {
+        None
+    };
+    let (span, parent, parent_id) = match known_parent {
+        Some(p) => (None, None, p),
+        None => {
+            let Some(span) = ctx.span(id) else { return };
+            let parent = span.parent();
+            let parent_id = parent.as_ref().map(|p| p.id());
+            (Some(span), parent, parent_id)
+        }
+    };
     let now = layer.clock.raw();
     let in_poll = with_state(layer.owner, shared, |st| {
         st.count_node(1);
@@ -173,7 +207,6 @@ pub(super) fn open<S>(
     .unwrap_or(false);
 
     let resource = class.resource || held_helper;
-    let parent = span.parent();
     let hold = resource.then(|| {
         shared.sites.get(site).held().open.fetch_add(1, Relaxed);
         Arc::new(Hold {
@@ -187,7 +220,7 @@ pub(super) fn open<S>(
         deadline_ns = deadline_ns.min(ns);
     }
     let mut inside_hold = None;
-    if let Some(parent) = &parent {
+    if let Some(parent_id) = &parent_id {
         let mut report = |p: ParentRef<'_>, children: &mut Children| {
             if p.deadline_ns != u64::MAX {
                 let spent = layer.clock.delta_as_nanos(p.opened, now);
@@ -207,11 +240,13 @@ pub(super) fn open<S>(
         };
         let in_table = layer
             .nodes
-            .with_mut(parent.id().into_u64(), |p| p.with_children_mut(&mut report))
+            .with_mut(parent_id.into_u64(), |p| p.with_children_mut(&mut report))
             .is_some();
         if !in_table {
-            if let Some(p) = parent.extensions().get::<SpanNode>() {
-                p.with_children(&mut report);
+            if let Some(parent) = &parent {
+                if let Some(p) = parent.extensions().get::<SpanNode>() {
+                    p.with_children(&mut report);
+                }
             }
         }
     }
@@ -235,10 +270,15 @@ pub(super) fn open<S>(
         hold,
         inside_hold,
         children: Default::default(),
-        parent: parent.as_ref().map(|p| p.id()),
+        parent: parent_id,
     };
     if let Err(node) = layer.nodes.insert_with(id.into_u64(), node) {
-        span.extensions_mut().insert(node());
+        // The registry has the span (it was just created) and it is enabled
+        // for the doctor's filter (or this would not run), so the lookup
+        // skipped above finds it.
+        if let Some(span) = span.or_else(|| ctx.span(id)) {
+            span.extensions_mut().insert(node());
+        }
     }
 }
 
