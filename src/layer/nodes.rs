@@ -2,7 +2,6 @@
 //! run when a span is created and when it closes, never per poll.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id};
@@ -209,11 +208,11 @@ pub(super) fn open<S>(
     let resource = class.resource || held_helper;
     let hold = resource.then(|| {
         shared.sites.get(site).held().open.fetch_add(1, Relaxed);
-        Arc::new(Hold {
+        Hold {
             resource: site,
             opened: now,
             in_poll,
-        })
+        }
     });
     let mut deadline_ns = facts.timeout_ns.unwrap_or(u64::MAX);
     if let Some(ns) = crate::helpers::deadline::scope_remaining_ns() {
@@ -229,13 +228,12 @@ pub(super) fn open<S>(
             children.shape.child_opened(shared, &p, site, now);
             inside_hold = p
                 .hold
-                .clone()
-                .or_else(|| children.holds.last().cloned())
-                .or_else(|| p.inside_hold.clone());
+                .or_else(|| children.holds.last().map(|&(_, h)| h))
+                .or(*p.inside_hold);
             if let (true, Some(h)) = (held_helper, &hold) {
                 // A held scope covers what its task does next: the spans
                 // its siblings open while it is held.
-                children.holds.push(h.clone());
+                children.holds.push((id.into_u64(), *h));
             }
         };
         let in_table = layer
@@ -363,8 +361,8 @@ where
             if node.outbound {
                 children.join.child_closed(node.site, duration_ns);
             }
-            if let Some(h) = &node.hold {
-                children.holds.retain(|x| !Arc::ptr_eq(x, h));
+            if node.hold.is_some() {
+                children.holds.retain(|&(span, _)| span != id.into_u64());
             }
         };
         let in_table = layer
