@@ -1,6 +1,7 @@
 //! Creating and freeing [`SpanNode`]s: the per-span half of the layer,
 //! run when a span is created and when it closes, never per poll.
 
+use std::cell::Cell;
 use std::sync::atomic::Ordering::Relaxed;
 
 use tracing_core::field::{Field, Visit};
@@ -26,13 +27,21 @@ pub(crate) fn site_of_held_span(shared: &Shared, attrs: &Attributes<'_>) -> Opti
     if meta.target() != HELD_TARGET {
         return None;
     }
-    // The key is hashed from the values as they are visited, nothing
-    // copied: the strings are needed only the first time a site is seen.
-    let mut k = HeldKey::default();
-    attrs.record(&mut k);
-    let resource = k.resource?;
-    let file = k.file.unwrap_or_else(|| fnv1a_from(FNV_OFFSET, b"unknown"));
-    let key = Sites::location_key_from(file, k.line, resource);
+    let key = match crate::helpers::held::creating(meta) {
+        // Made by `held()` just now: its arguments are at hand, static,
+        // so their key is worked out once per call site.
+        Some((resource, at)) => held_key_of(resource, at),
+        None => {
+            // The key is hashed from the values as they are visited,
+            // nothing copied: the strings are needed only the first time a
+            // site is seen.
+            let mut k = HeldKey::default();
+            attrs.record(&mut k);
+            let resource = k.resource?;
+            let file = k.file.unwrap_or_else(|| fnv1a_from(FNV_OFFSET, b"unknown"));
+            Sites::location_key_from(file, k.line, resource)
+        }
+    };
     Some(shared.sites.intern(key, || {
         let mut f = HeldFields::default();
         attrs.record(&mut f);
@@ -51,6 +60,50 @@ pub(crate) fn site_of_held_span(shared: &Shared, attrs: &Attributes<'_>) -> Opti
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// The site key of a held scope made with these arguments: what
+/// [`HeldKey`] hashes from the span's fields (`loc.file`, `loc.line`,
+/// `doctor.resource`).
+fn held_key(resource: &str, file: &str, line: u64) -> u64 {
+    Sites::location_key_from(
+        fnv1a_from(FNV_OFFSET, cut(file, 192).as_bytes()),
+        line,
+        fnv1a_from(FNV_OFFSET, cut(resource, 128).as_bytes()),
+    )
+}
+
+/// Entries in the per-thread cache of held scopes' keys (direct-mapped).
+const HELD_KEYS: usize = 64;
+
+thread_local! {
+    /// Keys of held scopes by the addresses of their static arguments
+    /// (resource name, call site): the same addresses are the same strings.
+    static HELD_KEY_CACHE: [Cell<(usize, usize, usize, u64)>; HELD_KEYS] =
+        const { [const { Cell::new((0, 0, 0, 0)) }; HELD_KEYS] };
+}
+
+/// [`held_key`] of a `held()` call's static arguments, from the cache.
+fn held_key_of(resource: &'static str, at: &'static std::panic::Location<'static>) -> u64 {
+    let tag = (
+        resource.as_ptr() as usize,
+        resource.len(),
+        at as *const std::panic::Location<'static> as usize,
+    );
+    let compute = || held_key(resource, at.file(), at.line() as u64);
+    let slot = (tag.0 ^ tag.2.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58;
+    HELD_KEY_CACHE
+        .try_with(|cache| {
+            let entry = &cache[slot & (HELD_KEYS - 1)];
+            let (p, l, a, key) = entry.get();
+            if (p, l, a) == tag {
+                return key;
+            }
+            let key = compute();
+            entry.set((tag.0, tag.1, tag.2, key));
+            key
+        })
+        .unwrap_or_else(|_| compute())
+}
 
 /// FNV-1a of `bytes` continued from state `h` (`FNV_OFFSET` to start):
 /// what [`fnv1a`](crate::util::fnv1a) computes, in pieces.
@@ -382,6 +435,53 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::sync::{Arc, Mutex};
+
+    /// A held scope's key from its fields, and from the arguments `held()`
+    /// made it with when the layer has them.
+    type SeenKeys = Vec<(u64, Option<u64>)>;
+
+    /// The keys of the held scopes it sees.
+    #[derive(Clone, Default)]
+    struct Keys(Arc<Mutex<SeenKeys>>);
+
+    impl<S: Subscriber> tracing_subscriber::Layer<S> for Keys {
+        fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
+            let mut k = HeldKey::default();
+            attrs.record(&mut k);
+            let fields = Sites::location_key_from(k.file.unwrap(), k.line, k.resource.unwrap());
+            let args = crate::helpers::held::creating(attrs.metadata())
+                .map(|(resource, at)| held_key_of(resource, at));
+            self.0.lock().unwrap().push((fields, args));
+        }
+    }
+
+    #[test]
+    fn a_held_scopes_key_from_its_arguments_is_its_key_from_its_fields() {
+        use tracing_subscriber::prelude::*;
+        let keys = Keys::default();
+        let long: &'static str = Box::leak("é".repeat(150).into_boxed_str());
+        tracing::subscriber::with_default(
+            tracing_subscriber::registry().with(keys.clone()),
+            || {
+                for _ in 0..2 {
+                    for resource in ["db.pool", "", long] {
+                        drop(crate::held(resource, ()));
+                    }
+                }
+            },
+        );
+        let keys = keys.0.lock().unwrap();
+        assert_eq!(keys.len(), 6);
+        // From the second span of the callsite on, the arguments are known.
+        assert!(keys[1..].iter().all(|k| k.1.is_some()), "{keys:?}");
+        for (fields, args) in keys.iter() {
+            assert!(args.is_none_or(|a| a == *fields));
+        }
+        assert_eq!(keys[0].0, keys[3].0);
+        assert_ne!(keys[0].0, keys[1].0);
+    }
 
     #[test]
     fn held_keys_hashed_while_visiting_match_the_copied_fields_keys() {
