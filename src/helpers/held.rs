@@ -22,8 +22,12 @@
 //! any task with `--cfg tokio_unstable`). Without one, holds are still
 //! counted and timed, and slow inner spans still named.
 
+use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
+use std::sync::atomic::{AtomicPtr, Ordering::Relaxed};
+
+use tracing_core::Metadata;
 
 /// A guard marked as a held resource scope: derefs to the guard, and ends
 /// the scope when dropped (the guard is released first).
@@ -107,7 +111,45 @@ pub(crate) fn held_at<G>(
     guard: G,
     at: &'static Location<'static>,
 ) -> Held<G> {
-    let scope = tracing::span!(
+    Held {
+        guard,
+        _scope: scope(resource, at),
+    }
+}
+
+/// What a held scope's span carries in its fields.
+pub(crate) type HeldArgs = (&'static str, &'static Location<'static>);
+
+thread_local! {
+    /// The arguments of the [`scope`] call creating its span on this thread
+    /// now, if any: what the layer would otherwise read back out of the
+    /// span's fields (and hash) per held scope.
+    static CREATING: Cell<Option<HeldArgs>> = const { Cell::new(None) };
+}
+
+/// The metadata of the held scope's callsite (in [`scope`]), once a span of
+/// it was made. Compared by address only, never read through.
+static SCOPE_META: AtomicPtr<Metadata<'static>> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The held scope's span. Not generic, so there is one callsite.
+#[inline(never)]
+fn scope(resource: &'static str, at: &'static Location<'static>) -> tracing::Span {
+    /// Puts back the arguments of an enclosing call (a layer that opens a
+    /// held scope while this one's span is being created) when this one
+    /// is done, unwinding included.
+    struct Restore(Option<HeldArgs>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = CREATING.try_with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(
+        CREATING
+            .try_with(|c| c.replace(Some((resource, at))))
+            .ok()
+            .flatten(),
+    );
+    let span = tracing::span!(
         target: "tokio_doctor::held",
         tracing::Level::INFO,
         "held",
@@ -115,10 +157,26 @@ pub(crate) fn held_at<G>(
         loc.file = at.file(),
         loc.line = at.line(),
     );
-    Held {
-        guard,
-        _scope: scope,
+    if SCOPE_META.load(Relaxed).is_null() {
+        if let Some(meta) = span.metadata() {
+            SCOPE_META.store(meta as *const Metadata<'static> as *mut _, Relaxed);
+        }
     }
+    span
+}
+
+/// For a span of `meta` being created now on this thread: the arguments it
+/// was made with, when it is a held scope's span made by [`scope`]. Only
+/// `scope` makes spans of that callsite, and it sets the arguments around
+/// making one (restoring an enclosing call's after), so they are this
+/// span's. `None` before the callsite's first span, and for any other
+/// callsite: the fields are read then.
+#[inline]
+pub(crate) fn creating(meta: &'static Metadata<'static>) -> Option<HeldArgs> {
+    if !std::ptr::eq(meta, SCOPE_META.load(Relaxed)) {
+        return None;
+    }
+    CREATING.try_with(Cell::get).ok().flatten()
 }
 
 /// A lock guard that is a held scope and, like the guard, derefs to the

@@ -16,13 +16,14 @@ pub(crate) mod span_node;
 pub(crate) mod thread_state;
 
 use std::any::TypeId;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use tracing_core::span::{Attributes, Id};
 use tracing_core::{Interest, Metadata, Subscriber};
 use tracing_subscriber::filter::{Filtered, LevelFilter};
-use tracing_subscriber::layer::Context;
+use tracing_subscriber::layer::{Context, Layered};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{Layer, Registry};
 
@@ -102,6 +103,12 @@ pub(crate) struct DoctorCore {
     clock: quanta::Clock,
     threshold_ns: u64,
     owner: u64,
+    /// This layer is the outermost of `Layered<DoctorLayer, Registry>` in
+    /// the dispatch it was registered with: nothing runs between the
+    /// registry's `new_span` and this layer's `on_new_span`, so a new
+    /// span's parent is the one its attributes name, or the registry's
+    /// current span (see [`nodes::open`]).
+    direct: AtomicBool,
 }
 
 /// The doctor of `dispatch`, if its layer is in it.
@@ -117,6 +124,7 @@ impl DoctorCore {
             clock: shared.clock.clone(),
             threshold_ns: shared.ns.blocking_poll_threshold,
             owner: shared.id,
+            direct: AtomicBool::new(false),
             nodes: Default::default(),
             shared,
         }
@@ -273,6 +281,17 @@ where
 {
     fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
         self.inner.on_register_dispatch(subscriber);
+        // Directly on the registry, and this very layer (not another
+        // doctor's layer of the same type) is the `Layered`'s layer: its
+        // `new_span` calls the registry's, then this layer's `on_new_span`,
+        // with nothing in between that could enter or exit a span.
+        let core = self.inner.inner();
+        let direct = TypeId::of::<S>() == TypeId::of::<Registry>()
+            && subscriber
+                .downcast_ref::<Layered<DoctorLayer<S>, S>>()
+                .and_then(|l| (l as &dyn Subscriber).downcast_ref::<DoctorCore>())
+                .is_some_and(|c| std::ptr::eq(c, core));
+        core.direct.store(direct, Relaxed);
     }
 
     fn on_layer(&mut self, subscriber: &mut S) {
@@ -412,5 +431,134 @@ mod task_span {
             self.record_u64(field, value.max(0) as u64)
         }
         fn record_debug(&mut self, _field: &Field, _value: &dyn fmt::Debug) {}
+    }
+}
+
+#[cfg(test)]
+mod parent_tests {
+    //! The parent a node records (and reports its children to) is the
+    //! nearest ancestor the doctor enabled, whichever way it is found:
+    //! through the registry's record directly, or `span.parent()` past the
+    //! per-layer filter.
+    use super::*;
+    use tracing::Dispatch;
+    use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::prelude::*;
+
+    /// A layer that wants DEBUG spans, which the doctor declines.
+    struct Debug;
+    impl<S: Subscriber> Layer<S> for Debug {}
+
+    fn doctor() -> crate::Doctor {
+        crate::Doctor::builder().no_endpoint().build().unwrap()
+    }
+
+    fn core(d: &Dispatch) -> &DoctorCore {
+        d.downcast_ref::<DoctorCore>().expect("the doctor's layer")
+    }
+
+    /// The parent recorded in span `id`'s node, from the table or the
+    /// registry's extensions; `None` for no node.
+    fn parent_of(d: &Dispatch, id: &Id) -> Option<Option<u64>> {
+        let parent = |n: &span_node::SpanNode| n.parent.as_ref().map(Id::into_u64);
+        if let Some(p) = core(d).nodes.with(id.into_u64(), parent) {
+            return Some(p);
+        }
+        let reg = d.downcast_ref::<Registry>().expect("a registry");
+        let span = reg.span(id)?;
+        let ext = span.extensions();
+        ext.get::<span_node::SpanNode>().map(parent)
+    }
+
+    fn id(s: &tracing::Span) -> u64 {
+        s.id().expect("an enabled span").into_u64()
+    }
+
+    /// Every way a span names its parent, with a DEBUG span the doctor
+    /// declines between two INFO spans.
+    fn check(d: &Dispatch) {
+        tracing::dispatcher::with_default(d, || {
+            let outer = tracing::info_span!("outer");
+            let _o = outer.enter();
+            let mid = tracing::debug_span!("mid");
+            assert!(mid.id().is_some(), "the DEBUG layer enables it");
+            assert_eq!(
+                parent_of(d, &mid.id().unwrap()),
+                None,
+                "the doctor declines it"
+            );
+            let _m = mid.enter();
+            let contextual = tracing::info_span!("contextual");
+            let explicit_mid = tracing::info_span!(parent: &mid, "explicit_mid");
+            let explicit_outer = tracing::info_span!(parent: &outer, "explicit_outer");
+            let root = tracing::info_span!(parent: None, "root");
+            for s in [&contextual, &explicit_mid, &explicit_outer] {
+                assert_eq!(parent_of(d, &s.id().unwrap()), Some(Some(id(&outer))));
+            }
+            assert_eq!(parent_of(d, &root.id().unwrap()), Some(None));
+            // Inside an INFO span inside the declined one.
+            let _c = contextual.enter();
+            let inner = tracing::info_span!("inner");
+            assert_eq!(
+                parent_of(d, &inner.id().unwrap()),
+                Some(Some(id(&contextual)))
+            );
+        });
+        tracing::dispatcher::with_default(d, || {
+            let top = tracing::info_span!("top");
+            assert_eq!(parent_of(d, &top.id().unwrap()), Some(None));
+            // Enough live spans at once that many nodes go to the
+            // extensions (their buckets taken): their children find them
+            // there.
+            let parents: Vec<_> = (0..3000).map(|_| tracing::info_span!("p")).collect();
+            let in_ext = parents
+                .iter()
+                .filter(|p| !core(d).nodes.contains(id(p)))
+                .count();
+            assert!(in_ext > 0, "some nodes in the extensions");
+            for p in &parents {
+                let child = tracing::info_span!(parent: p, "child");
+                assert_eq!(parent_of(d, &child.id().unwrap()), Some(Some(id(p))));
+                let entered = p.enter();
+                let child = tracing::info_span!("child");
+                assert_eq!(parent_of(d, &child.id().unwrap()), Some(Some(id(p))));
+                drop(entered);
+            }
+        });
+    }
+
+    #[test]
+    fn directly_on_the_registry_the_parent_is_known_without_a_lookup() {
+        let doctor = doctor();
+        let d = Dispatch::new(
+            tracing_subscriber::registry()
+                .with(doctor.layer())
+                .with(Debug.with_filter(LevelFilter::DEBUG)),
+        );
+        assert!(core(&d).direct.load(Relaxed));
+        check(&d);
+    }
+
+    #[test]
+    fn above_another_layer_the_parent_is_looked_up() {
+        let doctor = doctor();
+        let d = Dispatch::new(
+            tracing_subscriber::registry()
+                .with(Debug.with_filter(LevelFilter::DEBUG))
+                .with(doctor.layer()),
+        );
+        assert!(!core(&d).direct.load(Relaxed));
+        check(&d);
+    }
+
+    #[test]
+    fn a_layer_of_another_doctor_is_not_taken_for_this_one() {
+        let doctor = doctor();
+        let other = doctor.layer::<Registry>();
+        let d = Dispatch::new(tracing_subscriber::registry().with(doctor.layer()));
+        // Registered with a dispatch it is not in.
+        other.on_register_dispatch(&d);
+        assert!(!other.inner.inner().direct.load(Relaxed));
+        assert!(core(&d).direct.load(Relaxed));
     }
 }

@@ -81,6 +81,14 @@ impl NodeTable {
         Ok(())
     }
 
+    /// Whether the node of span `id` is here. Only a close takes a node out,
+    /// so for a span that cannot close meanwhile (the parent of a span
+    /// being created, which the child keeps open) the answer holds.
+    #[inline]
+    pub(crate) fn contains(&self, id: u64) -> bool {
+        self.bucket(id).id.load(Acquire) == id
+    }
+
     /// Runs `f` on the node of span `id` under its bucket's lock; `None`
     /// when the node is not here (in the extensions, or none).
     #[inline]

@@ -1,8 +1,8 @@
 //! Creating and freeing [`SpanNode`]s: the per-span half of the layer,
 //! run when a span is created and when it closes, never per poll.
 
+use std::cell::Cell;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id};
@@ -27,13 +27,21 @@ pub(crate) fn site_of_held_span(shared: &Shared, attrs: &Attributes<'_>) -> Opti
     if meta.target() != HELD_TARGET {
         return None;
     }
-    // The key is hashed from the values as they are visited, nothing
-    // copied: the strings are needed only the first time a site is seen.
-    let mut k = HeldKey::default();
-    attrs.record(&mut k);
-    let resource = k.resource?;
-    let file = k.file.unwrap_or_else(|| fnv1a_from(FNV_OFFSET, b"unknown"));
-    let key = Sites::location_key_from(file, k.line, resource);
+    let key = match crate::helpers::held::creating(meta) {
+        // Made by `held()` just now: its arguments are at hand, static,
+        // so their key is worked out once per call site.
+        Some((resource, at)) => held_key_of(resource, at),
+        None => {
+            // The key is hashed from the values as they are visited,
+            // nothing copied: the strings are needed only the first time a
+            // site is seen.
+            let mut k = HeldKey::default();
+            attrs.record(&mut k);
+            let resource = k.resource?;
+            let file = k.file.unwrap_or_else(|| fnv1a_from(FNV_OFFSET, b"unknown"));
+            Sites::location_key_from(file, k.line, resource)
+        }
+    };
     Some(shared.sites.intern(key, || {
         let mut f = HeldFields::default();
         attrs.record(&mut f);
@@ -52,6 +60,50 @@ pub(crate) fn site_of_held_span(shared: &Shared, attrs: &Attributes<'_>) -> Opti
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// The site key of a held scope made with these arguments: what
+/// [`HeldKey`] hashes from the span's fields (`loc.file`, `loc.line`,
+/// `doctor.resource`).
+fn held_key(resource: &str, file: &str, line: u64) -> u64 {
+    Sites::location_key_from(
+        fnv1a_from(FNV_OFFSET, cut(file, 192).as_bytes()),
+        line,
+        fnv1a_from(FNV_OFFSET, cut(resource, 128).as_bytes()),
+    )
+}
+
+/// Entries in the per-thread cache of held scopes' keys (direct-mapped).
+const HELD_KEYS: usize = 64;
+
+thread_local! {
+    /// Keys of held scopes by the addresses of their static arguments
+    /// (resource name, call site): the same addresses are the same strings.
+    static HELD_KEY_CACHE: [Cell<(usize, usize, usize, u64)>; HELD_KEYS] =
+        const { [const { Cell::new((0, 0, 0, 0)) }; HELD_KEYS] };
+}
+
+/// [`held_key`] of a `held()` call's static arguments, from the cache.
+fn held_key_of(resource: &'static str, at: &'static std::panic::Location<'static>) -> u64 {
+    let tag = (
+        resource.as_ptr() as usize,
+        resource.len(),
+        at as *const std::panic::Location<'static> as usize,
+    );
+    let compute = || held_key(resource, at.file(), at.line() as u64);
+    let slot = (tag.0 ^ tag.2.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58;
+    HELD_KEY_CACHE
+        .try_with(|cache| {
+            let entry = &cache[slot & (HELD_KEYS - 1)];
+            let (p, l, a, key) = entry.get();
+            if (p, l, a) == tag {
+                return key;
+            }
+            let key = compute();
+            entry.set((tag.0, tag.1, tag.2, key));
+            key
+        })
+        .unwrap_or_else(|_| compute())
+}
 
 /// FNV-1a of `bytes` continued from state `h` (`FNV_OFFSET` to start):
 /// what [`fnv1a`](crate::util::fnv1a) computes, in pieces.
@@ -164,7 +216,41 @@ pub(super) fn open<S>(
     if class.needs_values() {
         attrs.record(&mut facts);
     }
-    let Some(span) = ctx.span(id) else { return };
+    // The parent: the nearest ancestor the doctor enabled, which is what
+    // `span.parent()` finds through the per-layer filter at the cost of two
+    // registry lookups (this span, then its parent). Directly on the
+    // registry (`DoctorCore::direct`), the registry's record of the parent
+    // is known without a lookup: none for a root span, the one named for an
+    // explicit parent, the registry's current span for a contextual one
+    // (nothing ran since the registry read it). When that span has a node
+    // here, the doctor enabled it, so it is the parent `span.parent()`
+    // would find; otherwise (a span the doctor declined, a node in the
+    // extensions) the registry is asked as before.
+    let known_parent = if layer.direct.load(Relaxed) {
+        let raw = if attrs.is_root() {
+            None
+        } else if let Some(p) = attrs.parent() {
+            Some(p.clone())
+        } else {
+            ctx.current_span().id().cloned()
+        };
+        match raw {
+            None => Some(None),
+            Some(p) if layer.nodes.contains(p.into_u64()) => Some(Some(p)),
+            Some(_) => None,
+        }
+    } else {
+        None
+    };
+    let (span, parent, parent_id) = match known_parent {
+        Some(p) => (None, None, p),
+        None => {
+            let Some(span) = ctx.span(id) else { return };
+            let parent = span.parent();
+            let parent_id = parent.as_ref().map(|p| p.id());
+            (Some(span), parent, parent_id)
+        }
+    };
     let now = layer.clock.raw();
     let in_poll = with_state(layer.owner, shared, |st| {
         st.count_node(1);
@@ -173,21 +259,20 @@ pub(super) fn open<S>(
     .unwrap_or(false);
 
     let resource = class.resource || held_helper;
-    let parent = span.parent();
     let hold = resource.then(|| {
         shared.sites.get(site).held().open.fetch_add(1, Relaxed);
-        Arc::new(Hold {
+        Hold {
             resource: site,
             opened: now,
             in_poll,
-        })
+        }
     });
     let mut deadline_ns = facts.timeout_ns.unwrap_or(u64::MAX);
     if let Some(ns) = crate::helpers::deadline::scope_remaining_ns() {
         deadline_ns = deadline_ns.min(ns);
     }
     let mut inside_hold = None;
-    if let Some(parent) = &parent {
+    if let Some(parent_id) = &parent_id {
         let mut report = |p: ParentRef<'_>, children: &mut Children| {
             if p.deadline_ns != u64::MAX {
                 let spent = layer.clock.delta_as_nanos(p.opened, now);
@@ -196,22 +281,23 @@ pub(super) fn open<S>(
             children.shape.child_opened(shared, &p, site, now);
             inside_hold = p
                 .hold
-                .clone()
-                .or_else(|| children.holds.last().cloned())
-                .or_else(|| p.inside_hold.clone());
+                .or_else(|| children.holds.last().map(|&(_, h)| h))
+                .or(*p.inside_hold);
             if let (true, Some(h)) = (held_helper, &hold) {
                 // A held scope covers what its task does next: the spans
                 // its siblings open while it is held.
-                children.holds.push(h.clone());
+                children.holds.push((id.into_u64(), *h));
             }
         };
         let in_table = layer
             .nodes
-            .with_mut(parent.id().into_u64(), |p| p.with_children_mut(&mut report))
+            .with_mut(parent_id.into_u64(), |p| p.with_children_mut(&mut report))
             .is_some();
         if !in_table {
-            if let Some(p) = parent.extensions().get::<SpanNode>() {
-                p.with_children(&mut report);
+            if let Some(parent) = &parent {
+                if let Some(p) = parent.extensions().get::<SpanNode>() {
+                    p.with_children(&mut report);
+                }
             }
         }
     }
@@ -235,10 +321,15 @@ pub(super) fn open<S>(
         hold,
         inside_hold,
         children: Default::default(),
-        parent: parent.as_ref().map(|p| p.id()),
+        parent: parent_id,
     };
     if let Err(node) = layer.nodes.insert_with(id.into_u64(), node) {
-        span.extensions_mut().insert(node());
+        // The registry has the span (it was just created) and it is enabled
+        // for the doctor's filter (or this would not run), so the lookup
+        // skipped above finds it.
+        if let Some(span) = span.or_else(|| ctx.span(id)) {
+            span.extensions_mut().insert(node());
+        }
     }
 }
 
@@ -323,8 +414,8 @@ where
             if node.outbound {
                 children.join.child_closed(node.site, duration_ns);
             }
-            if let Some(h) = &node.hold {
-                children.holds.retain(|x| !Arc::ptr_eq(x, h));
+            if node.hold.is_some() {
+                children.holds.retain(|&(span, _)| span != id.into_u64());
             }
         };
         let in_table = layer
@@ -344,6 +435,53 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::sync::{Arc, Mutex};
+
+    /// A held scope's key from its fields, and from the arguments `held()`
+    /// made it with when the layer has them.
+    type SeenKeys = Vec<(u64, Option<u64>)>;
+
+    /// The keys of the held scopes it sees.
+    #[derive(Clone, Default)]
+    struct Keys(Arc<Mutex<SeenKeys>>);
+
+    impl<S: Subscriber> tracing_subscriber::Layer<S> for Keys {
+        fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
+            let mut k = HeldKey::default();
+            attrs.record(&mut k);
+            let fields = Sites::location_key_from(k.file.unwrap(), k.line, k.resource.unwrap());
+            let args = crate::helpers::held::creating(attrs.metadata())
+                .map(|(resource, at)| held_key_of(resource, at));
+            self.0.lock().unwrap().push((fields, args));
+        }
+    }
+
+    #[test]
+    fn a_held_scopes_key_from_its_arguments_is_its_key_from_its_fields() {
+        use tracing_subscriber::prelude::*;
+        let keys = Keys::default();
+        let long: &'static str = Box::leak("é".repeat(150).into_boxed_str());
+        tracing::subscriber::with_default(
+            tracing_subscriber::registry().with(keys.clone()),
+            || {
+                for _ in 0..2 {
+                    for resource in ["db.pool", "", long] {
+                        drop(crate::held(resource, ()));
+                    }
+                }
+            },
+        );
+        let keys = keys.0.lock().unwrap();
+        assert_eq!(keys.len(), 6);
+        // From the second span of the callsite on, the arguments are known.
+        assert!(keys[1..].iter().all(|k| k.1.is_some()), "{keys:?}");
+        for (fields, args) in keys.iter() {
+            assert!(args.is_none_or(|a| a == *fields));
+        }
+        assert_eq!(keys[0].0, keys[3].0);
+        assert_ne!(keys[0].0, keys[1].0);
+    }
 
     #[test]
     fn held_keys_hashed_while_visiting_match_the_copied_fields_keys() {

@@ -11,21 +11,24 @@
 //! are the slow work done while holding.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use crate::util::lock;
 
 /// One hold: the resource's site, when it was acquired and whether a poll
 /// was running then (without one, suspension cannot be told).
-#[derive(Debug)]
+///
+/// A plain value, copied into the spans created inside it: opening a held
+/// scope allocates nothing.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Hold {
     pub(crate) resource: u32,
     pub(crate) opened: u64,
     pub(crate) in_poll: bool,
 }
 
-/// Shared by the hold's span and the spans created inside it.
-pub(crate) type HoldRef = Arc<Hold>;
+/// What the hold's span and the spans created inside it keep of it.
+pub(crate) type HoldRef = Hold;
 
 /// Most inner sites kept per resource; more fold into the `other` site.
 const INNER_SITES: usize = 8;
