@@ -69,8 +69,11 @@ fn a_blocking_task_spawned_with_the_doctors_spawn_is_named_at_its_line_and_frame
         );
         let found = finished().unwrap();
         assert_eq!(found.count, 1, "{found:?}");
+        // Time on a CPU (or blocked in a syscall) of the 80 ms poll: at
+        // least the threshold, less than 80 ms where a busy host took the
+        // CPU away meanwhile.
         let blocked = found.evidence("blocked_seconds").unwrap();
-        assert!((0.07..1.0).contains(&blocked), "{blocked}");
+        assert!((0.01..0.2).contains(&blocked), "{blocked}");
         // The stack the watchdog caught names the function, in this file.
         let site = format!("span=\"runtime.spawn\",location=\"{location}\"");
         let function = format!("function=\"{CRATE}::crunch\",frame_location=\"{}:", file!());
