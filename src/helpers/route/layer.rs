@@ -188,8 +188,8 @@ where
         self.layer
             .placement
             .note(named, self.layer.location, &self.layer.shared);
-        let (monitor, judge) = Judge::of_route(&self.layer.shared, &route, self.layer.location);
-        RouteFuture::new(monitor.instrument(self.inner.call(req)), judge)
+        let judge = Judge::of_route(&self.layer.shared, &route, self.layer.location);
+        RouteFuture::new(self.inner.call(req), judge)
     }
 }
 
