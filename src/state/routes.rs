@@ -210,36 +210,55 @@ const RECENT: usize = 32;
 /// the same route for its doctor's life: an entry never goes stale.
 struct Recent {
     owner: u64,
+    sketch: Sketch,
     name: Box<str>,
     route: Route,
     site: u32,
 }
 
 thread_local! {
-    /// Direct-mapped by [`recent_slot`]: a request finds its route without
+    /// Direct-mapped by [`Sketch::slot`]: a request finds its route without
     /// the map's lock or hashing its whole name with SipHash, and
     /// allocates nothing once its route is here.
     static RECENT_ROUTES: RefCell<[Option<Recent>; RECENT]> =
         const { RefCell::new([const { None }; RECENT]) };
 }
 
-/// The slot of `name` of doctor `owner`: a hash of its length and its
-/// first and last 8 bytes, which tell route templates apart (`/users/{id}`,
-/// `/orders/{id}`) in constant time. A collision only costs a lookup in
-/// the map: an entry is used only if its name is equal.
-#[inline(always)]
-fn recent_slot(owner: u64, name: &[u8]) -> usize {
-    let n = name.len();
-    let word = |b: &[u8]| b.try_into().map_or(0, u64::from_le_bytes);
-    let (head, tail) = if n >= 8 {
-        (word(&name[..8]), word(&name[n - 8..]))
-    } else {
-        let mut b = [0u8; 8];
-        b[..n].copy_from_slice(name);
-        (u64::from_le_bytes(b), 0)
-    };
-    let h = head ^ tail.rotate_left(29) ^ (n as u64).rotate_left(56) ^ owner.rotate_left(43);
-    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 59) as usize & (RECENT - 1)
+/// A name's length and its first and last 8 bytes (zero-padded below 8):
+/// all of it up to 16 bytes, enough to tell route templates apart
+/// (`/users/{id}`, `/orders/{id}`) in constant time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Sketch {
+    len: usize,
+    head: u64,
+    tail: u64,
+}
+
+impl Sketch {
+    #[inline(always)]
+    fn of(name: &[u8]) -> Sketch {
+        let len = name.len();
+        let word = |b: &[u8]| b.try_into().map_or(0, u64::from_le_bytes);
+        let (head, tail) = if len >= 8 {
+            (word(&name[..8]), word(&name[len - 8..]))
+        } else {
+            let mut b = [0u8; 8];
+            b[..len].copy_from_slice(name);
+            (u64::from_le_bytes(b), 0)
+        };
+        Sketch { len, head, tail }
+    }
+
+    /// The cache slot of a name of doctor `owner`. A collision only costs
+    /// a lookup in the map.
+    #[inline(always)]
+    fn slot(&self, owner: u64) -> usize {
+        let h = self.head
+            ^ self.tail.rotate_left(29)
+            ^ (self.len as u64).rotate_left(56)
+            ^ owner.rotate_left(43);
+        (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 59) as usize & (RECENT - 1)
+    }
 }
 
 /// The route `name` of doctor `owner` resolved to on this thread, and its
@@ -251,12 +270,21 @@ pub(crate) fn recent_route(
     name: &str,
     resolve: impl FnOnce() -> (Route, u32),
 ) -> (Route, u32) {
-    let slot = recent_slot(owner, name.as_bytes());
+    let sketch = Sketch::of(name.as_bytes());
+    let slot = sketch.slot(owner);
     let hit = RECENT_ROUTES
         .try_with(|cell| {
             let recent = cell.try_borrow().ok()?;
             match &recent[slot] {
-                Some(r) if r.owner == owner && *r.name == *name => Some((r.route.clone(), r.site)),
+                // Equal sketches are equal names up to 16 bytes; past
+                // that, the text between head and tail is compared.
+                Some(r)
+                    if r.owner == owner
+                        && r.sketch == sketch
+                        && (sketch.len <= 16 || r.name.as_bytes()[8..] == name.as_bytes()[8..]) =>
+                {
+                    Some((r.route.clone(), r.site))
+                }
                 _ => None,
             }
         })
@@ -264,7 +292,7 @@ pub(crate) fn recent_route(
         .flatten();
     match hit {
         Some(hit) => hit,
-        None => remember(owner, name, slot, resolve),
+        None => remember(owner, name, sketch, slot, resolve),
     }
 }
 
@@ -273,12 +301,14 @@ pub(crate) fn recent_route(
 fn remember(
     owner: u64,
     name: &str,
+    sketch: Sketch,
     slot: usize,
     resolve: impl FnOnce() -> (Route, u32),
 ) -> (Route, u32) {
     let (route, site) = resolve();
     let entry = Some(Recent {
         owner,
+        sketch,
         name: name.into(),
         route: route.clone(),
         site,
@@ -319,23 +349,31 @@ mod tests {
             .label_cap(2)
             .build()
             .unwrap();
-        // Names of every length class, and names that share their first
-        // and last 8 bytes (the slot's hash), so slots collide.
+        // Room for every name: each resolves to its own route.
+        let c = Doctor::builder()
+            .no_endpoint()
+            .label_cap(100)
+            .build()
+            .unwrap();
+        // Names of every length class, and names that share their length
+        // and first and last 8 bytes (the slot's hash), so slots collide
+        // and only the text between tells them apart.
         let names = [
             "/",
             "/a",
             "/users/{id}",
             "/api/v1/users/{id}",
-            "/api/v1/xxxxx/{id}",
+            "/api/v1/XXers/{id}",
             "/api/v1/users/{id}/posts/{post_id}",
             "/api/v1/users/{id}/posts/{pXXX_id}",
+            "/api/v1/usérs/{id}/posts/{post_id}",
         ];
         for _ in 0..3 {
             for name in names {
                 // An owned copy each time: the cache keys on the text, not
                 // on where it lives.
                 let owned = name.to_string();
-                for doctor in [&a, &b] {
+                for doctor in [&a, &b, &c] {
                     let cached = route_of(doctor, &owned);
                     let mapped = doctor
                         .shared
@@ -362,6 +400,7 @@ mod tests {
                 .collect();
             assert_eq!(all, ["/", "/a", super::OTHER], "{all:?}");
         }
+        assert_eq!(c.shared.routes.all().len(), names.len());
         // Each doctor has its own routes.
         assert!(!same(&route_of(&a, "/"), &route_of(&b, "/")));
     }
