@@ -76,10 +76,17 @@ struct Placement {
 impl Placement {
     /// Notes one request's route; says once (in the log and on the
     /// report) if the first ones had none.
+    #[inline]
     fn note(&self, named: bool, location: &'static Location<'static>, shared: &Shared) {
-        if self.decided.load(Relaxed) {
-            return;
+        if !self.decided.load(Relaxed) {
+            self.undecided(named, location, shared);
         }
+    }
+
+    /// [`note`](Self::note) for the first requests only.
+    #[cold]
+    #[inline(never)]
+    fn undecided(&self, named: bool, location: &'static Location<'static>, shared: &Shared) {
         if named {
             self.decided.store(true, Relaxed);
             return;
