@@ -96,9 +96,6 @@ impl ThreadState {
         if self.depth == MAX_DEPTH {
             return;
         }
-        // Re-entering a span already entered on this thread: only the
-        // outermost enter is timed.
-        let reentrant = self.stack[..self.depth].iter().any(|f| f.id == id);
         let slot = Self::cache_slot(id);
         let entry = &mut self.cache[slot];
         let site = if entry.id == id {
@@ -117,6 +114,15 @@ impl ThreadState {
         if site == IGNORED {
             return;
         }
+        self.push(id, now, site);
+    }
+
+    /// Pushes the frame of `id` at `site` (the stack has room).
+    #[inline(always)]
+    fn push(&mut self, id: u64, now: u64, site: u32) {
+        // Re-entering a span already entered on this thread: only the
+        // outermost enter is timed.
+        let reentrant = self.stack[..self.depth].iter().any(|f| f.id == id);
         if self.poll_root == NO_ROOT && tokio::runtime::worker_index().is_some() {
             // The outermost span entered on a runtime worker begins a poll.
             // Blocking-pool and foreign threads never start one, so work
@@ -214,11 +220,14 @@ impl PollFrame {
 impl ThreadState {
     /// A poll that no span marks begins, at `site` (the task's spawn
     /// location, the request's route). Spans entered during it nest inside.
+    /// Its frame takes no entry in the span cache: its id is the same for
+    /// every task (so it would be of no use) and an entry would evict a
+    /// span's.
     #[inline]
     pub(crate) fn enter_poll(&mut self, frame: PollFrame, now: u64, site: u32) {
-        // The id is the same for every task: forget the last one's site.
-        let _ = self.take_span(frame.id());
-        self.enter(frame.id(), now, || site);
+        if self.depth < MAX_DEPTH {
+            self.push(frame.id(), now, site);
+        }
     }
 
     /// That poll ends; the finished poll when it crossed `threshold_ns`.
@@ -230,9 +239,7 @@ impl ThreadState {
         clock: &quanta::Clock,
         threshold_ns: u64,
     ) -> Option<SlowPoll> {
-        let slow = self.exit(frame.id(), now, clock, threshold_ns);
-        let _ = self.take_span(frame.id());
-        slow
+        self.exit(frame.id(), now, clock, threshold_ns)
     }
 }
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::layer::thread_state::{with_existing_state, PollFrame};
-use crate::state::routes::{RouteMarks, RoutePolls};
+use crate::state::routes::{Judging, Route, RouteMarks};
 use crate::state::sites::{SiteMeta, Sites};
 use crate::state::Shared;
 
@@ -32,7 +32,7 @@ pin_project_lite::pin_project! {
     /// while it lasts.
     pub struct RouteFuture<F> {
         #[pin]
-        inner: tokio_metrics::Instrumented<F>,
+        inner: tokio_metrics::Instrumented<F, Route>,
         judge: Judge,
     }
 }
@@ -43,13 +43,10 @@ impl<F> std::fmt::Debug for RouteFuture<F> {
     }
 }
 
-/// What a request future needs to judge its slow polls.
+/// What a request future needs to judge its slow polls: its route (the
+/// doctor's clock, threshold and id are the route's [`Judging`]).
 pub(crate) struct Judge {
-    pub(crate) polls: Arc<RoutePolls>,
-    pub(crate) clock: quanta::Clock,
-    pub(crate) threshold_ns: u64,
-    /// The doctor's id, to find this thread's shard of it.
-    pub(crate) owner: u64,
+    pub(crate) route: Route,
     /// The route's call site, where its polls are marked ([`NO_SITE`]:
     /// not marked).
     pub(crate) site: u32,
@@ -67,46 +64,55 @@ impl<F> RouteFuture<F> {
         location: &'static std::panic::Location<'static>,
         fut: F,
     ) -> Self {
-        let (monitor, judge) = Judge::of_route(shared, name, location);
-        RouteFuture::new(monitor.instrument(fut), judge)
+        RouteFuture::new(fut, Judge::of_route(shared, name, location))
     }
 
-    /// `inner`, judged by `judge` ([`Judge::of_route`]).
-    pub(crate) fn new(inner: tokio_metrics::Instrumented<F>, judge: Judge) -> Self {
-        if !judge.polls.judged.load(Relaxed) {
-            judge.polls.judged.store(true, Relaxed);
-        }
+    /// `fut`, instrumented by its route's monitor and judged by `judge`
+    /// ([`Judge::of_route`]).
+    pub(crate) fn new(fut: F, judge: Judge) -> Self {
+        let inner = tokio_metrics::TaskMonitorCore::instrument_with(fut, judge.route.clone());
         RouteFuture { inner, judge }
     }
 }
 
 impl Judge {
-    /// The monitor of route `name` of `shared` and the judge of its polls.
+    /// The judge of the polls of route `name` of `shared`.
     pub(crate) fn of_route(
         shared: &Arc<Shared>,
         name: &str,
         location: &'static std::panic::Location<'static>,
-    ) -> (tokio_metrics::TaskMonitor, Judge) {
-        let marks = |name: &str, location: &str| RouteMarks {
-            site: route_site(shared, name, location),
-            shared: Arc::downgrade(shared),
+    ) -> Judge {
+        let resolve = || {
+            let marks = |name: &str, location: &str| RouteMarks {
+                site: route_site(shared, name, location),
+                shared: Arc::downgrade(shared),
+            };
+            let judging = || Judging {
+                clock: shared.clock.clone(),
+                threshold_ns: shared.ns.blocking_poll_threshold,
+                owner: shared.id,
+            };
+            let route = shared.routes.route(
+                name,
+                shared.config.label_cap,
+                shared.config.blocking_poll_threshold,
+                judging,
+                location,
+                Some(&marks),
+            );
+            // A future that judges its polls runs for the route: from now
+            // on the route view is the CPU-judged one.
+            let polls = &route.polls;
+            if !polls.judged.load(Relaxed) {
+                polls.judged.store(true, Relaxed);
+            }
+            let site = polls.marks.get().map_or(NO_SITE, |m| m.site);
+            (route, site)
         };
-        let (monitor, polls) = shared.routes.route(
-            name,
-            shared.config.label_cap,
-            shared.config.blocking_poll_threshold,
-            location,
-            Some(&marks),
-        );
-        let site = polls.marks.get().map_or(NO_SITE, |m| m.site);
-        let judge = Judge {
-            polls,
-            clock: shared.clock.clone(),
-            threshold_ns: shared.ns.blocking_poll_threshold,
-            owner: shared.id,
-            site,
-        };
-        (monitor, judge)
+        // Every name this thread resolved is here, so a request's route
+        // is found without the map's lock.
+        let (route, site) = crate::state::routes::recent_route(shared.id, name, resolve);
+        Judge { route, site }
     }
 }
 
@@ -128,26 +134,27 @@ impl<F: Future> Future for RouteFuture<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let judge = &*this.judge;
-        let start = judge.clock.raw();
+        let j = &judge.route.judging;
+        let start = j.clock.raw();
         // Marked on the worker's shard, as a span's poll is: the watchdog
         // sees the request stall while it lasts and captures its stack.
         let marked = judge.site != NO_SITE
-            && with_existing_state(judge.owner, |st| {
+            && with_existing_state(j.owner, |st| {
                 st.enter_poll(PollFrame::Route, start, judge.site)
             })
             .is_some();
         let out = this.inner.poll(cx);
-        let end = judge.clock.raw();
+        let end = j.clock.raw();
         if marked {
-            let slow = with_existing_state(judge.owner, |st| {
-                st.exit_poll(PollFrame::Route, end, &judge.clock, judge.threshold_ns)
+            let slow = with_existing_state(j.owner, |st| {
+                st.exit_poll(PollFrame::Route, end, &j.clock, j.threshold_ns)
             });
             if let Some(Some(slow)) = slow {
                 judge.slow_inside(slow);
             }
         }
-        let wall_ns = judge.clock.delta_as_nanos(start, end);
-        if wall_ns >= judge.threshold_ns {
+        let wall_ns = j.clock.delta_as_nanos(start, end);
+        if wall_ns >= j.threshold_ns {
             judge.slow_poll(start.max(1), wall_ns);
         }
         out
@@ -165,7 +172,13 @@ impl Judge {
         if slow.site == self.site {
             return;
         }
-        if let Some(shared) = self.polls.marks.get().and_then(|m| m.shared.upgrade()) {
+        if let Some(shared) = self
+            .route
+            .polls
+            .marks
+            .get()
+            .and_then(|m| m.shared.upgrade())
+        {
             crate::layer::record_slow_poll(&shared, slow);
         }
     }
@@ -174,12 +187,14 @@ impl Judge {
     /// on a CPU (or blocked in a syscall) for the threshold, else preempted.
     #[cold]
     fn slow_poll(&self, since: u64, wall_ns: u64) {
-        let on_cpu = crate::layer::thread_state::on_cpu_ns(self.owner, since, wall_ns);
-        if on_cpu >= self.threshold_ns {
-            self.polls.slow.fetch_add(1, Relaxed);
-            self.polls.slow_ns.fetch_add(on_cpu, Relaxed);
+        let j = &self.route.judging;
+        let polls = &self.route.polls;
+        let on_cpu = crate::layer::thread_state::on_cpu_ns(j.owner, since, wall_ns);
+        if on_cpu >= j.threshold_ns {
+            polls.slow.fetch_add(1, Relaxed);
+            polls.slow_ns.fetch_add(on_cpu, Relaxed);
         } else {
-            self.polls.preempted.fetch_add(1, Relaxed);
+            polls.preempted.fetch_add(1, Relaxed);
         }
     }
 }

@@ -76,10 +76,17 @@ struct Placement {
 impl Placement {
     /// Notes one request's route; says once (in the log and on the
     /// report) if the first ones had none.
+    #[inline]
     fn note(&self, named: bool, location: &'static Location<'static>, shared: &Shared) {
-        if self.decided.load(Relaxed) {
-            return;
+        if !self.decided.load(Relaxed) {
+            self.undecided(named, location, shared);
         }
+    }
+
+    /// [`note`](Self::note) for the first requests only.
+    #[cold]
+    #[inline(never)]
+    fn undecided(&self, named: bool, location: &'static Location<'static>, shared: &Shared) {
         if named {
             self.decided.store(true, Relaxed);
             return;
@@ -188,8 +195,8 @@ where
         self.layer
             .placement
             .note(named, self.layer.location, &self.layer.shared);
-        let (monitor, judge) = Judge::of_route(&self.layer.shared, &route, self.layer.location);
-        RouteFuture::new(monitor.instrument(self.inner.call(req)), judge)
+        let judge = Judge::of_route(&self.layer.shared, &route, self.layer.location);
+        RouteFuture::new(self.inner.call(req), judge)
     }
 }
 
