@@ -16,7 +16,7 @@
 
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use super::span_node::SpanNode;
 use crate::util::lock;
@@ -93,6 +93,22 @@ impl NodeTable {
     /// when the node is not here (in the extensions, or none).
     #[inline]
     pub(crate) fn with<R>(&self, id: u64, f: impl FnOnce(&SpanNode) -> R) -> Option<R> {
+        let (_, node) = self.locked(id)?;
+        node.as_ref().map(f)
+    }
+
+    /// As [`with`](Self::with), with the node exclusively: the bucket's
+    /// lock covers the node's own fields.
+    #[inline]
+    pub(crate) fn with_mut<R>(&self, id: u64, f: impl FnOnce(&mut SpanNode) -> R) -> Option<R> {
+        let (_, mut node) = self.locked(id)?;
+        node.as_mut().map(f)
+    }
+
+    /// The bucket of span `id` and its node under the bucket's lock, if
+    /// the bucket is that span's.
+    #[inline(always)]
+    fn locked(&self, id: u64) -> Option<(&Bucket, MutexGuard<'_, Option<SpanNode>>)> {
         let b = self.bucket(id);
         if b.id.load(Acquire) != id {
             return None;
@@ -102,35 +118,13 @@ impl NodeTable {
         if b.id.load(Relaxed) != id {
             return None;
         }
-        node.as_ref().map(f)
-    }
-
-    /// As [`with`](Self::with), with the node exclusively: the bucket's
-    /// lock covers the node's own fields.
-    #[inline]
-    pub(crate) fn with_mut<R>(&self, id: u64, f: impl FnOnce(&mut SpanNode) -> R) -> Option<R> {
-        let b = self.bucket(id);
-        if b.id.load(Acquire) != id {
-            return None;
-        }
-        let mut node = lock(&b.node);
-        if b.id.load(Relaxed) != id {
-            return None;
-        }
-        node.as_mut().map(f)
+        Some((b, node))
     }
 
     /// Takes the node of span `id` out and frees its bucket.
     #[inline]
     pub(crate) fn take(&self, id: u64) -> Option<SpanNode> {
-        let b = self.bucket(id);
-        if b.id.load(Acquire) != id {
-            return None;
-        }
-        let mut node = lock(&b.node);
-        if b.id.load(Relaxed) != id {
-            return None;
-        }
+        let (b, mut node) = self.locked(id)?;
         let taken = node.take();
         b.id.store(FREE, Release);
         taken
