@@ -30,6 +30,16 @@ pin_project_lite::pin_project! {
     /// on CPU time (time the worker waited for a CPU does not count), and
     /// whose polls are marked on their worker so the watchdog sees a stall
     /// while it lasts.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), tokio_doctor::Error> {
+    /// let doctor = tokio_doctor::Doctor::builder().no_endpoint().build()?;
+    /// let job: tokio_doctor::RouteFuture<_> = doctor.monitor_job("nightly-report", async { 42 });
+    /// assert_eq!(tokio::spawn(job).await.unwrap(), 42);
+    /// # Ok(()) }
+    /// ```
     pub struct RouteFuture<F> {
         #[pin]
         inner: tokio_metrics::Instrumented<F, Route>,
