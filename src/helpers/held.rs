@@ -22,12 +22,11 @@
 //! any task with `--cfg tokio_unstable`). Without one, holds are still
 //! counted and timed, and slow inner spans still named.
 
-use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, Ordering::Relaxed};
 
-use tracing_core::Metadata;
+use crate::layer::holds::OpenHold;
+use crate::layer::DoctorCore;
 
 /// A guard marked as a held resource scope: derefs to the guard, and ends
 /// the scope when dropped (the guard is released first).
@@ -44,9 +43,9 @@ use tracing_core::Metadata;
 /// ```
 #[must_use = "the scope ends when this is dropped"]
 pub struct Held<G> {
-    // Declared first: dropped (released) before the scope's span closes.
+    // Declared first: dropped (released) before the scope ends.
     guard: G,
-    _scope: tracing::Span,
+    _scope: Scope,
 }
 
 impl<G> Held<G> {
@@ -89,9 +88,10 @@ impl<G: std::fmt::Debug> std::fmt::Debug for Held<G> {
 /// dropped. The call site's `file:line` is recorded as where it was
 /// acquired; metrics and findings name both.
 ///
-/// Costs one span (created here, closed on drop; about as much as a
-/// `tracing` span with three fields); never entered, so it does not change
-/// which span events are recorded in.
+/// Makes no span: the doctor's layer, found in the current subscriber,
+/// records the hold itself (a few hundred instructions for acquire and
+/// drop, less than one `tracing` span costs the registry). Without the
+/// doctor's layer it records nothing and costs a dispatcher lookup.
 ///
 /// # Examples
 /// ```
@@ -117,66 +117,30 @@ pub(crate) fn held_at<G>(
     }
 }
 
-/// What a held scope's span carries in its fields.
-pub(crate) type HeldArgs = (&'static str, &'static Location<'static>);
+/// The doctor's record of one hold, if the current subscriber has the
+/// doctor's layer: released when dropped, with the subscriber it was
+/// opened under (the guard may be dropped on another thread, or where
+/// another subscriber is the default).
+struct Scope(Option<(tracing::Dispatch, OpenHold)>);
 
-thread_local! {
-    /// The arguments of the [`scope`] call creating its span on this thread
-    /// now, if any: what the layer would otherwise read back out of the
-    /// span's fields (and hash) per held scope.
-    static CREATING: Cell<Option<HeldArgs>> = const { Cell::new(None) };
+impl Drop for Scope {
+    fn drop(&mut self) {
+        if let Some((dispatch, open)) = self.0.take() {
+            if let Some(core) = dispatch.downcast_ref::<DoctorCore>() {
+                core.close_hold(&dispatch, &open);
+            }
+        }
+    }
 }
 
-/// The metadata of the held scope's callsite (in [`scope`]), once a span of
-/// it was made. Compared by address only, never read through.
-static SCOPE_META: AtomicPtr<Metadata<'static>> = AtomicPtr::new(std::ptr::null_mut());
-
-/// The held scope's span. Not generic, so there is one callsite.
+/// Opens the hold with the current subscriber's doctor. Not generic, so
+/// it is compiled once.
 #[inline(never)]
-fn scope(resource: &'static str, at: &'static Location<'static>) -> tracing::Span {
-    /// Puts back the arguments of an enclosing call (a layer that opens a
-    /// held scope while this one's span is being created) when this one
-    /// is done, unwinding included.
-    struct Restore(Option<HeldArgs>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let _ = CREATING.try_with(|c| c.set(self.0));
-        }
-    }
-    let _restore = Restore(
-        CREATING
-            .try_with(|c| c.replace(Some((resource, at))))
-            .ok()
-            .flatten(),
-    );
-    let span = tracing::span!(
-        target: "tokio_doctor::held",
-        tracing::Level::INFO,
-        "held",
-        doctor.resource = resource,
-        loc.file = at.file(),
-        loc.line = at.line(),
-    );
-    if SCOPE_META.load(Relaxed).is_null() {
-        if let Some(meta) = span.metadata() {
-            SCOPE_META.store(meta as *const Metadata<'static> as *mut _, Relaxed);
-        }
-    }
-    span
-}
-
-/// For a span of `meta` being created now on this thread: the arguments it
-/// was made with, when it is a held scope's span made by [`scope`]. Only
-/// `scope` makes spans of that callsite, and it sets the arguments around
-/// making one (restoring an enclosing call's after), so they are this
-/// span's. `None` before the callsite's first span, and for any other
-/// callsite: the fields are read then.
-#[inline]
-pub(crate) fn creating(meta: &'static Metadata<'static>) -> Option<HeldArgs> {
-    if !std::ptr::eq(meta, SCOPE_META.load(Relaxed)) {
-        return None;
-    }
-    CREATING.try_with(Cell::get).ok().flatten()
+fn scope(resource: &'static str, at: &'static Location<'static>) -> Scope {
+    Scope(tracing::dispatcher::get_default(|dispatch| {
+        let core = dispatch.downcast_ref::<DoctorCore>()?;
+        Some((dispatch.clone(), core.open_hold(dispatch, resource, at)))
+    }))
 }
 
 /// A lock guard that is a held scope and, like the guard, derefs to the

@@ -6,6 +6,7 @@
 
 mod alloc_hooks;
 mod filter;
+pub(crate) mod holds;
 mod node_table;
 pub(crate) mod nodes;
 pub(crate) mod shape;
@@ -109,6 +110,16 @@ pub(crate) struct DoctorCore {
     /// span's parent is the one its attributes name, or the registry's
     /// current span (see [`nodes::open`]).
     direct: AtomicBool,
+    /// A span this layer declined (another layer enabled it) has been
+    /// entered: the registry may call it current where the thread's stack,
+    /// which skips it, names a span below it (see [`nodes::open`]).
+    declined_entered: AtomicBool,
+}
+
+impl Drop for DoctorCore {
+    fn drop(&mut self) {
+        self.shared.layers.fetch_sub(1, Relaxed);
+    }
 }
 
 /// The doctor of `dispatch`, if its layer is in it.
@@ -120,14 +131,28 @@ pub(crate) fn doctor_of(dispatch: &tracing::Dispatch) -> Option<Arc<Shared>> {
 
 impl DoctorCore {
     fn new(shared: Arc<Shared>) -> DoctorCore {
+        shared.layers.fetch_add(1, Relaxed);
         DoctorCore {
             clock: shared.clock.clone(),
             threshold_ns: shared.ns.blocking_poll_threshold,
             owner: shared.id,
             direct: AtomicBool::new(false),
+            declined_entered: AtomicBool::new(false),
             nodes: Default::default(),
             shared,
         }
+    }
+
+    /// Whether this thread's stack of entered spans names the span the
+    /// registry calls current (`ThreadState::registry_current`, where it
+    /// mirrors the registry's stack): directly on the registry, the only
+    /// layer feeding the doctor's per-thread state, and no span it declined
+    /// ever entered (its stack skips those).
+    #[inline]
+    fn stack_names_current(&self) -> bool {
+        self.direct.load(Relaxed)
+            && self.shared.layers.load(Relaxed) == 1
+            && !self.declined_entered.load(Relaxed)
     }
 
     fn site_of_callsite(&self, meta: &'static Metadata<'static>) -> u32 {
@@ -180,6 +205,9 @@ impl DoctorCore {
         if !filter::wants(&self.shared.config, span.metadata()) {
             // Another layer enabled it; the doctor declined it (see
             // `DoctorLayer::on_enter`): not timed, as if it did not exist.
+            // Every thread's first enter of it comes here, before it can
+            // be any span's parent on that thread.
+            self.declined_entered.store(true, Relaxed);
             return IGNORED;
         }
         if let Some(node) = span.extensions().get::<span_node::SpanNode>() {
@@ -537,6 +565,80 @@ mod parent_tests {
         );
         assert!(core(&d).direct.load(Relaxed));
         check(&d);
+    }
+
+    /// Where this thread's stack may not name the registry's current span
+    /// (nesting past the stack's depth, a declined span entered, an exit
+    /// out of order), the registry is asked, and the parent is still the
+    /// nearest enabled ancestor of the registry's current span.
+    #[test]
+    fn where_the_threads_stack_may_differ_from_the_registrys_the_registry_is_asked() {
+        // Each case with its own doctor: the first that makes this thread's
+        // stack differ sends every later span on the thread to the registry.
+        let with_doctor = |case: &dyn Fn(&Dispatch)| {
+            let doctor = doctor();
+            let d = Dispatch::new(
+                tracing_subscriber::registry()
+                    .with(doctor.layer())
+                    .with(Debug.with_filter(LevelFilter::DEBUG)),
+            );
+            assert!(core(&d).direct.load(Relaxed));
+            tracing::dispatcher::with_default(&d, || case(&d));
+        };
+        // Nested past the stack's depth: the innermost is the parent.
+        with_doctor(&|d| {
+            let spans: Vec<_> = (0..60).map(|i| tracing::info_span!("deep", i)).collect();
+            let _entered: Vec<_> = spans.iter().map(|s| s.enter()).collect();
+            let child = tracing::info_span!("child");
+            let innermost = spans.last().unwrap();
+            assert_eq!(
+                parent_of(d, &child.id().unwrap()),
+                Some(Some(id(innermost)))
+            );
+        });
+        // A declined span entered alone (a task instrumented with a DEBUG
+        // span made under a request's span): its parent is the parent.
+        with_doctor(&|d| {
+            let request = tracing::info_span!("request");
+            let task = tracing::debug_span!(parent: &request, "task");
+            let _t = task.enter();
+            let child = tracing::info_span!("child");
+            assert_eq!(parent_of(d, &child.id().unwrap()), Some(Some(id(&request))));
+        });
+        // An exit out of order: the registry pops `outer` alone and calls
+        // `inner` current.
+        with_doctor(&|d| {
+            let outer = tracing::info_span!("outer");
+            let inner = tracing::info_span!("inner");
+            let o = outer.enter();
+            let i = inner.enter();
+            drop(o);
+            let child = tracing::info_span!("child");
+            assert_eq!(parent_of(d, &child.id().unwrap()), Some(Some(id(&inner))));
+            drop(i);
+        });
+    }
+
+    /// Two layers of one doctor, in two subscribers, share the thread's
+    /// state: a span entered under one is no parent of a span created
+    /// under the other, whose registry has nothing entered.
+    #[test]
+    fn a_span_entered_under_another_subscriber_is_no_parent() {
+        let doctor = doctor();
+        let first = Dispatch::new(tracing_subscriber::registry().with(doctor.layer()));
+        let second = Dispatch::new(tracing_subscriber::registry().with(doctor.layer()));
+        assert!(core(&first).direct.load(Relaxed) && core(&second).direct.load(Relaxed));
+        tracing::dispatcher::with_default(&first, || {
+            let outer = tracing::info_span!("outer");
+            let _o = outer.enter();
+            tracing::dispatcher::with_default(&second, || {
+                // Live in the second registry, likely under the same id.
+                let other = tracing::info_span!("other");
+                assert_eq!(other.id(), outer.id(), "ids are per registry");
+                let child = tracing::info_span!("child");
+                assert_eq!(parent_of(&second, &child.id().unwrap()), Some(None));
+            });
+        });
     }
 
     #[test]

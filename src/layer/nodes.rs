@@ -20,43 +20,54 @@ use crate::state::Shared;
 /// Target and name of the span [`held`](crate::held) opens.
 pub(crate) const HELD_TARGET: &str = "tokio_doctor::held";
 
-/// The site of a held scope made by [`held`](crate::held): the resource
-/// name and the `file:line` that acquired it, carried in its fields.
+/// The site of a span with the held scope's target (`tokio_doctor::held`):
+/// the resource name and the `file:line` that acquired it, carried in its
+/// fields. [`held`](crate::held) itself makes no span (see
+/// [`held_site`]); a span of that target made another way is a held scope
+/// just the same.
 pub(crate) fn site_of_held_span(shared: &Shared, attrs: &Attributes<'_>) -> Option<u32> {
     let meta = attrs.metadata();
     if meta.target() != HELD_TARGET {
         return None;
     }
-    let key = match crate::helpers::held::creating(meta) {
-        // Made by `held()` just now: its arguments are at hand, static,
-        // so their key is worked out once per call site.
-        Some((resource, at)) => held_key_of(resource, at),
-        None => {
-            // The key is hashed from the values as they are visited,
-            // nothing copied: the strings are needed only the first time a
-            // site is seen.
-            let mut k = HeldKey::default();
-            attrs.record(&mut k);
-            let resource = k.resource?;
-            let file = k.file.unwrap_or_else(|| fnv1a_from(FNV_OFFSET, b"unknown"));
-            Sites::location_key_from(file, k.line, resource)
-        }
-    };
+    // The key is hashed from the values as they are visited, nothing
+    // copied: the strings are needed only the first time a site is seen.
+    let mut k = HeldKey::default();
+    attrs.record(&mut k);
+    let resource = k.resource?;
+    let file = k.file.unwrap_or_else(|| fnv1a_from(FNV_OFFSET, b"unknown"));
+    let key = Sites::location_key_from(file, k.line, resource);
     Some(shared.sites.intern(key, || {
         let mut f = HeldFields::default();
         attrs.record(&mut f);
         let resource = f.resource.as_ref().map_or("", |b| b.as_str());
         let file = f.file.as_ref().map_or("unknown", |b| b.as_str());
-        SiteMeta {
-            span: resource.to_string(),
-            target: HELD_TARGET.to_string(),
-            location: format!(
-                "{}:{}",
-                crate::state::location::stable_path(file, &[]),
-                f.line
-            ),
-        }
+        held_meta(resource, file, f.line)
     }))
+}
+
+/// The site of a hold made by [`held`](crate::held) with these arguments:
+/// the one a held scope's span with them as fields has.
+pub(crate) fn held_site(
+    shared: &Shared,
+    resource: &'static str,
+    at: &'static std::panic::Location<'static>,
+) -> u32 {
+    shared.sites.intern(held_key_of(resource, at), || {
+        held_meta(cut(resource, 128), cut(at.file(), 192), at.line() as u64)
+    })
+}
+
+fn held_meta(resource: &str, file: &str, line: u64) -> SiteMeta {
+    SiteMeta {
+        span: resource.to_string(),
+        target: HELD_TARGET.to_string(),
+        location: format!(
+            "{}:{}",
+            crate::state::location::stable_path(file, &[]),
+            line
+        ),
+    }
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -216,13 +227,22 @@ pub(super) fn open<S>(
     if class.needs_values() {
         attrs.record(&mut facts);
     }
+    let now = layer.clock.raw();
+    let (in_poll, stack_current) = with_state(layer.owner, shared, |st| {
+        st.count_node(1);
+        (st.poll_start().is_some(), st.registry_current())
+    })
+    .unwrap_or((false, None));
     // The parent: the nearest ancestor the doctor enabled, which is what
     // `span.parent()` finds through the per-layer filter at the cost of two
     // registry lookups (this span, then its parent). Directly on the
     // registry (`DoctorCore::direct`), the registry's record of the parent
     // is known without a lookup: none for a root span, the one named for an
     // explicit parent, the registry's current span for a contextual one
-    // (nothing ran since the registry read it). When that span has a node
+    // (nothing ran since the registry read it), which this thread's stack
+    // names where it mirrors the registry's, this layer is the only one
+    // feeding it and no declined span was ever entered (else the registry
+    // is asked). When that span has a node
     // here, the doctor enabled it, so it is the parent `span.parent()`
     // would find; otherwise (a span the doctor declined, a node in the
     // extensions) the registry is asked as before.
@@ -230,13 +250,16 @@ pub(super) fn open<S>(
         let raw = if attrs.is_root() {
             None
         } else if let Some(p) = attrs.parent() {
-            Some(p.clone())
+            Some(p.into_u64())
         } else {
-            ctx.current_span().id().cloned()
+            match stack_current {
+                Some(current) if layer.stack_names_current() => current,
+                _ => ctx.current_span().id().map(Id::into_u64),
+            }
         };
         match raw {
             None => Some(None),
-            Some(p) if layer.nodes.contains(p.into_u64()) => Some(Some(p)),
+            Some(p) if layer.nodes.contains(p) => Some(Some(Id::from_u64(p))),
             Some(_) => None,
         }
     } else {
@@ -245,18 +268,17 @@ pub(super) fn open<S>(
     let (span, parent, parent_id) = match known_parent {
         Some(p) => (None, None, p),
         None => {
-            let Some(span) = ctx.span(id) else { return };
+            let Some(span) = ctx.span(id) else {
+                // Never for a span just created; the count made above is
+                // taken back so it stays that of the nodes made.
+                with_state(layer.owner, shared, |st| st.count_node(-1));
+                return;
+            };
             let parent = span.parent();
             let parent_id = parent.as_ref().map(|p| p.id());
             (Some(span), parent, parent_id)
         }
     };
-    let now = layer.clock.raw();
-    let in_poll = with_state(layer.owner, shared, |st| {
-        st.count_node(1);
-        st.poll_start().is_some()
-    })
-    .unwrap_or(false);
 
     let resource = class.resource || held_helper;
     let hold = resource.then(|| {
@@ -281,13 +303,8 @@ pub(super) fn open<S>(
             children.shape.child_opened(shared, &p, site, now);
             inside_hold = p
                 .hold
-                .or_else(|| children.holds.last().map(|&(_, h)| h))
+                .or_else(|| children.holds.last().copied())
                 .or(*p.inside_hold);
-            if let (true, Some(h)) = (held_helper, &hold) {
-                // A held scope covers what its task does next: the spans
-                // its siblings open while it is held.
-                children.holds.push((id.into_u64(), *h));
-            }
         };
         let in_table = layer
             .nodes
@@ -414,9 +431,6 @@ where
             if node.outbound {
                 children.join.child_closed(node.site, duration_ns);
             }
-            if node.hold.is_some() {
-                children.holds.retain(|&(span, _)| span != id.into_u64());
-            }
         };
         let in_table = layer
             .nodes
@@ -438,49 +452,47 @@ mod tests {
 
     use std::sync::{Arc, Mutex};
 
-    /// A held scope's key from its fields, and from the arguments `held()`
-    /// made it with when the layer has them.
-    type SeenKeys = Vec<(u64, Option<u64>)>;
-
-    /// The keys of the held scopes it sees.
+    /// The keys of the held scopes' spans it sees, from their fields.
     #[derive(Clone, Default)]
-    struct Keys(Arc<Mutex<SeenKeys>>);
+    struct Keys(Arc<Mutex<Vec<u64>>>);
 
     impl<S: Subscriber> tracing_subscriber::Layer<S> for Keys {
         fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
             let mut k = HeldKey::default();
             attrs.record(&mut k);
             let fields = Sites::location_key_from(k.file.unwrap(), k.line, k.resource.unwrap());
-            let args = crate::helpers::held::creating(attrs.metadata())
-                .map(|(resource, at)| held_key_of(resource, at));
-            self.0.lock().unwrap().push((fields, args));
+            self.0.lock().unwrap().push(fields);
         }
     }
 
+    /// `held()` makes no span; a span of the held target carrying the same
+    /// resource and location as fields is the same site.
     #[test]
-    fn a_held_scopes_key_from_its_arguments_is_its_key_from_its_fields() {
+    fn a_holds_key_from_its_arguments_is_its_key_from_its_fields() {
         use tracing_subscriber::prelude::*;
-        let keys = Keys::default();
+        let at = std::panic::Location::caller();
         let long: &'static str = Box::leak("é".repeat(150).into_boxed_str());
-        tracing::subscriber::with_default(
-            tracing_subscriber::registry().with(keys.clone()),
-            || {
-                for _ in 0..2 {
-                    for resource in ["db.pool", "", long] {
-                        drop(crate::held(resource, ()));
-                    }
-                }
-            },
-        );
-        let keys = keys.0.lock().unwrap();
-        assert_eq!(keys.len(), 6);
-        // From the second span of the callsite on, the arguments are known.
-        assert!(keys[1..].iter().all(|k| k.1.is_some()), "{keys:?}");
-        for (fields, args) in keys.iter() {
-            assert!(args.is_none_or(|a| a == *fields));
+        for resource in ["db.pool", "", long] {
+            let keys = Keys::default();
+            tracing::subscriber::with_default(
+                tracing_subscriber::registry().with(keys.clone()),
+                || {
+                    let _span = tracing::span!(
+                        target: "tokio_doctor::held",
+                        tracing::Level::INFO,
+                        "held",
+                        doctor.resource = resource,
+                        loc.file = at.file(),
+                        loc.line = at.line(),
+                    );
+                },
+            );
+            let keys = keys.0.lock().unwrap();
+            assert_eq!(keys[..], [held_key_of(resource, at)], "{resource}");
+            // Twice: the second from the per-thread cache.
+            assert_eq!(held_key_of(resource, at), keys[0]);
         }
-        assert_eq!(keys[0].0, keys[3].0);
-        assert_ne!(keys[0].0, keys[1].0);
+        assert_ne!(held_key_of("db.pool", at), held_key_of("", at));
     }
 
     #[test]

@@ -233,13 +233,16 @@ pub(crate) fn span_opened(shared: &Shared, site: u32, meta: &Metadata<'_>, now: 
     }
 }
 
-/// A span closed (`task`: one of tokio's task spans): counts closes and trivial completions per site, and
-/// task spans per spawn site.
+/// A span closed (`task`: one of tokio's task spans): counts task spans'
+/// closes and trivial completions per spawn site; nothing for other spans.
 pub(crate) fn span_closed(shared: &Shared, closed: &Closed, task: bool) {
-    let stats = &shared.sites.get(closed.site).shape;
-    if task {
-        stats.tasks().span_closed.fetch_add(1, Relaxed);
+    if !task {
+        // Only task sites read their spans' closes (the share of trivial
+        // tasks): any other span's close writes no shared line here.
+        return;
     }
+    let stats = &shared.sites.get(closed.site).shape;
+    stats.tasks().span_closed.fetch_add(1, Relaxed);
     stats.closed.fetch_add(1, Relaxed);
     // A task span (tokio's task spans are instrumented futures) that
     // completed in its first poll was entered twice: the poll, and the
@@ -247,7 +250,7 @@ pub(crate) fn span_closed(shared: &Shared, closed: &Closed, task: bool) {
     // inline `#[instrument]`ed future awaited in place costs next to
     // nothing when it happens not to wait (a buffered write with room),
     // and making it sync would be wrong advice for code that does I/O.
-    if task && closed.enters == 2 && closed.busy_ns <= shared.ns.trivial_busy {
+    if closed.enters == 2 && closed.busy_ns <= shared.ns.trivial_busy {
         stats.trivial.fetch_add(1, Relaxed);
         stats.trivial_busy_ns.fetch_add(closed.busy_ns, Relaxed);
         stats

@@ -213,10 +213,10 @@ pub(crate) struct Children {
     /// Outbound children of a join: which one set the parent's latency.
     pub(crate) join: crate::state::joins::JoinTrack,
     /// Holds made by [`held`](crate::held) while this span was current and
-    /// not yet released: they cover the children opened meanwhile. Kept
-    /// with the id of the span that is the hold (unique among live spans),
-    /// which takes its entry out when it closes.
-    pub(crate) holds: Vec<(u64, crate::state::held::HoldRef)>,
+    /// not yet released: they cover the children opened meanwhile. A
+    /// release takes out the last entry equal to its hold (equal holds are
+    /// interchangeable).
+    pub(crate) holds: Vec<crate::state::held::HoldRef>,
 }
 
 /// What a closing span hands to its parent and to the detectors.

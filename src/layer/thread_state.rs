@@ -44,6 +44,11 @@ pub(crate) struct ThreadState {
     blame_site: u32,
     blame_self_ns: u64,
     cache: [CacheEntry; CACHE],
+    /// This stack holds every span the registry's stack holds on this
+    /// thread but the declined ones and those entered past [`MAX_DEPTH`],
+    /// in the same order (poll frames aside). Cleared for good by the first
+    /// exit out of order, after which it may not.
+    mirrors_registry: bool,
 }
 
 /// A span seen on this thread: its site, and the time it spent entered
@@ -83,6 +88,7 @@ impl ThreadState {
             blame_site: OTHER,
             blame_self_ns: 0,
             cache: [CacheEntry::default(); CACHE],
+            mirrors_registry: true,
         }
     }
 
@@ -115,6 +121,28 @@ impl ThreadState {
             return;
         }
         self.push(id, now, site);
+    }
+
+    /// The span the registry calls current on this thread (the innermost
+    /// entered, not re-entered), read from this thread's own stack without
+    /// asking the registry: `Some(None)` when none is entered, `None` when
+    /// this stack may not mirror the registry's (see `mirrors_registry`).
+    /// Valid only for the subscriber whose layer alone feeds this state,
+    /// and only while no span the doctor declined was ever entered (this
+    /// stack skips them; the registry may call one current).
+    #[inline]
+    pub(crate) fn registry_current(&self) -> Option<Option<u64>> {
+        // A full stack may have dropped enters: while one of those spans
+        // is entered, every frame below it is too (exits in order), so the
+        // stack is still full.
+        if !self.mirrors_registry || self.depth == MAX_DEPTH {
+            return None;
+        }
+        let top = self.stack[..self.depth]
+            .iter()
+            .rev()
+            .find(|f| !f.reentrant && !PollFrame::is_poll_frame(f.id));
+        Some(top.map(|f| f.id))
     }
 
     /// Pushes the frame of `id` at `site` (the stack has room).
@@ -159,38 +187,66 @@ impl ThreadState {
     ) -> Option<SlowPoll> {
         let pos = self.stack[..self.depth].iter().rposition(|f| f.id == id)?;
         let mut slow = None;
-        while self.depth > pos {
-            self.depth -= 1;
-            let f = self.stack[self.depth];
-            let elapsed = clock.delta_as_nanos(f.start, now);
-            if !f.reentrant {
-                let entry = &mut self.cache[Self::cache_slot(f.id)];
-                if entry.id == f.id {
-                    entry.busy_ns = entry.busy_ns.wrapping_add(elapsed);
-                }
-                let self_ns = elapsed.saturating_sub(f.child_ns);
-                if self_ns > self.blame_self_ns {
-                    self.blame_self_ns = self_ns;
-                    self.blame_site = f.site;
-                }
-                if self.depth > 0 {
-                    let parent = &mut self.stack[self.depth - 1];
-                    parent.child_ns = parent.child_ns.saturating_add(elapsed);
-                    if self.poll_root != NO_ROOT && self.depth > self.poll_root {
-                        self.shard.poll_site.store(parent.site, Relaxed);
-                    }
-                }
+        if pos + 1 != self.depth {
+            slow = self.exit_out_of_order(pos + 1, now, clock, threshold_ns);
+        }
+        self.pop(now, clock, threshold_ns).or(slow)
+    }
+
+    /// Exits out of order: the frames above `depth` are popped first (their
+    /// spans exit later, unseen), where the registry pops the exiting span
+    /// alone; from now on this stack no longer mirrors the registry's.
+    #[cold]
+    #[inline(never)]
+    fn exit_out_of_order(
+        &mut self,
+        depth: usize,
+        now: u64,
+        clock: &quanta::Clock,
+        threshold_ns: u64,
+    ) -> Option<SlowPoll> {
+        self.mirrors_registry = false;
+        let mut slow = None;
+        while self.depth > depth {
+            slow = self.pop(now, clock, threshold_ns).or(slow);
+        }
+        slow
+    }
+
+    /// Pops the top frame (the stack is not empty); the finished poll when
+    /// it began the poll and crossed `threshold_ns`.
+    #[inline(always)]
+    fn pop(&mut self, now: u64, clock: &quanta::Clock, threshold_ns: u64) -> Option<SlowPoll> {
+        self.depth -= 1;
+        let f = self.stack[self.depth];
+        let elapsed = clock.delta_as_nanos(f.start, now);
+        if !f.reentrant {
+            let entry = &mut self.cache[Self::cache_slot(f.id)];
+            if entry.id == f.id {
+                entry.busy_ns = entry.busy_ns.wrapping_add(elapsed);
             }
-            if self.depth == self.poll_root {
-                self.poll_root = NO_ROOT;
-                self.shard.poll_since.store(0, Release);
-                self.shard.polls.record_owned(elapsed);
-                if elapsed >= threshold_ns {
-                    slow = self.slow_poll(f.start.max(1), elapsed, threshold_ns);
+            let self_ns = elapsed.saturating_sub(f.child_ns);
+            if self_ns > self.blame_self_ns {
+                self.blame_self_ns = self_ns;
+                self.blame_site = f.site;
+            }
+            if self.depth > 0 {
+                let parent = &mut self.stack[self.depth - 1];
+                parent.child_ns = parent.child_ns.saturating_add(elapsed);
+                if self.poll_root != NO_ROOT && self.depth > self.poll_root {
+                    self.shard.poll_site.store(parent.site, Relaxed);
                 }
             }
         }
-        slow
+        if self.depth == self.poll_root {
+            self.poll_root = NO_ROOT;
+            self.shard.poll_since.store(0, Release);
+            self.shard.polls.record_owned(elapsed);
+            if elapsed >= threshold_ns {
+                return self.slow_poll(f.start.max(1), elapsed, threshold_ns);
+            }
+        }
+        None
     }
 }
 
@@ -214,6 +270,12 @@ pub(crate) enum PollFrame {
 impl PollFrame {
     fn id(self) -> u64 {
         self as i64 as u64
+    }
+
+    /// Whether a frame's id is a poll frame's, not a span's.
+    #[inline(always)]
+    fn is_poll_frame(id: u64) -> bool {
+        id >= PollFrame::Spawned.id()
     }
 }
 
@@ -380,4 +442,47 @@ pub(crate) fn on_cpu_ns(owner: u64, since: u64, wall_ns: u64) -> u64 {
         .ok()
         .flatten()
         .unwrap_or(wall_ns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> (Arc<Shared>, Box<ThreadState>) {
+        let doctor = crate::Doctor::builder().no_endpoint().build().unwrap();
+        let shared = doctor.shared.clone();
+        let st = Box::new(ThreadState::new(&shared));
+        (shared, st)
+    }
+
+    /// The registry's current span is the innermost entered that is not a
+    /// re-enter, whatever poll frames lie above it.
+    #[test]
+    fn the_current_span_is_read_from_the_stack_until_an_exit_comes_out_of_order() {
+        let (shared, mut st) = state();
+        let clock = shared.clock.clone();
+        let t = clock.raw();
+        assert_eq!(st.registry_current(), Some(None));
+        st.enter(5, t, || 1);
+        st.enter_poll(PollFrame::Route, t, 2);
+        assert_eq!(st.registry_current(), Some(Some(5)));
+        st.enter(7, t, || 1);
+        st.enter(5, t, || 1);
+        assert_eq!(
+            st.registry_current(),
+            Some(Some(7)),
+            "5 again is a re-enter"
+        );
+        st.exit(5, t, &clock, u64::MAX);
+        st.exit(7, t, &clock, u64::MAX);
+        st.exit_poll(PollFrame::Route, t, &clock, u64::MAX);
+        assert_eq!(st.registry_current(), Some(Some(5)));
+        st.enter(9, t, || 1);
+        // 5 exits before 9: the registry keeps 9 entered, this stack not.
+        st.exit(5, t, &clock, u64::MAX);
+        assert_eq!(st.depth, 0);
+        assert_eq!(st.registry_current(), None);
+        st.enter(11, t, || 1);
+        assert_eq!(st.registry_current(), None, "for good");
+    }
 }

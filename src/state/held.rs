@@ -1,6 +1,6 @@
-//! Held resource scopes, as the layer sees them: a span that is a resource
-//! (made by [`held`](crate::held), or a span configured or marked as one)
-//! is a hold from creation to close.
+//! Held resource scopes, as the layer sees them: a guard wrapped by
+//! [`held`](crate::held) is a hold from acquisition to drop, and a span
+//! configured or marked as a resource is one from creation to close.
 //!
 //! A hold *crosses an await* when it is released in a later poll than the
 //! one that acquired it: the poll running at release began after the hold
@@ -20,7 +20,7 @@ use crate::util::lock;
 ///
 /// A plain value, copied into the spans created inside it: opening a held
 /// scope allocates nothing.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Hold {
     pub(crate) resource: u32,
     pub(crate) opened: u64,

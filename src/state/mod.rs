@@ -84,6 +84,10 @@ pub(crate) struct Shared {
     pub(crate) routes: routes::Routes,
     pub(crate) created: std::time::Instant,
     pub(crate) started: AtomicBool,
+    /// The doctor's layers alive (`Doctor::layer` makes one per call). The
+    /// per-thread state is the doctor's, fed by all of them: with more than
+    /// one, its span stack may mix two subscribers' spans.
+    pub(crate) layers: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -112,6 +116,7 @@ impl Shared {
             routes: Default::default(),
             created: std::time::Instant::now(),
             started: AtomicBool::new(false),
+            layers: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 

@@ -91,8 +91,8 @@ pub(crate) struct ShapeStats {
     /// Most children of this site opened under one parent within one
     /// run (see [`Burst`]): a list fanned out at once, not arrivals.
     pub(crate) fanout_burst: AtomicU64,
-    /// Spans closed, and those that completed in their first poll with
-    /// tiny busy time, with their busy and waiting nanoseconds.
+    /// Task spans closed, and those that completed in their first poll
+    /// with tiny busy time, with their busy and waiting nanoseconds.
     pub(crate) closed: AtomicU64,
     pub(crate) trivial: AtomicU64,
     pub(crate) trivial_busy_ns: AtomicU64,
