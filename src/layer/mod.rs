@@ -555,16 +555,22 @@ mod parent_tests {
         });
     }
 
-    #[test]
-    fn directly_on_the_registry_the_parent_is_known_without_a_lookup() {
-        let doctor = doctor();
+    /// The doctor's layer directly on the registry, with a layer above it
+    /// that wants the DEBUG spans the doctor declines.
+    fn direct_beside_debug(doctor: &crate::Doctor) -> Dispatch {
         let d = Dispatch::new(
             tracing_subscriber::registry()
                 .with(doctor.layer())
                 .with(Debug.with_filter(LevelFilter::DEBUG)),
         );
         assert!(core(&d).direct.load(Relaxed));
-        check(&d);
+        d
+    }
+
+    #[test]
+    fn directly_on_the_registry_the_parent_is_known_without_a_lookup() {
+        let doctor = doctor();
+        check(&direct_beside_debug(&doctor));
     }
 
     /// Where this thread's stack may not name the registry's current span
@@ -577,12 +583,7 @@ mod parent_tests {
         // stack differ sends every later span on the thread to the registry.
         let with_doctor = |case: &dyn Fn(&Dispatch)| {
             let doctor = doctor();
-            let d = Dispatch::new(
-                tracing_subscriber::registry()
-                    .with(doctor.layer())
-                    .with(Debug.with_filter(LevelFilter::DEBUG)),
-            );
-            assert!(core(&d).direct.load(Relaxed));
+            let d = direct_beside_debug(&doctor);
             tracing::dispatcher::with_default(&d, || case(&d));
         };
         // Nested past the stack's depth: the innermost is the parent.
