@@ -9,8 +9,8 @@
 //! A route behind [`TaskMonitorLayer`](crate::TaskMonitorLayer) is judged
 //! on the same corrected time as the span view: a poll counts as slow only
 //! if the worker spent the threshold on a CPU or blocked in a syscall, not
-//! if it waited for a CPU (`helpers::route::future`). A monitored job has
-//! only tokio-metrics' wall-clock count.
+//! if it waited for a CPU (`helpers::route::future`), as is a monitored
+//! job.
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -18,6 +18,7 @@ use super::blocking_poll::FIX;
 use super::Detector;
 use super::Windows;
 use crate::finding::{Evidence, Finding, FindingKind, Severity};
+use crate::state::route_stats::RouteMetrics;
 use crate::state::routes::Route;
 use crate::state::Shared;
 
@@ -30,7 +31,7 @@ struct SlowPolls {
 }
 
 impl SlowPolls {
-    fn of(r: &Route, m: &tokio_metrics::TaskMetrics) -> SlowPolls {
+    fn of(r: &Route, m: &RouteMetrics) -> SlowPolls {
         if r.polls.judged.load(Relaxed) {
             SlowPolls {
                 slow: r.polls.slow.load(Relaxed),

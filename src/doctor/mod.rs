@@ -160,7 +160,7 @@ impl Doctor {
     }
 
     /// Wraps a named background task (a queue consumer, a scheduler) in a
-    /// `tokio_metrics::TaskMonitor`, so it shows up beside the routes of
+    /// task monitor (tokio-metrics' model), so it shows up beside the routes of
     /// [`TaskMonitorLayer`](crate::route) with the same
     /// `tokio_doctor_route_*{route=name}` metrics and findings. Names are
     /// given in code; past the label cap they share `other`.

@@ -28,6 +28,7 @@ pub(crate) mod lag_history;
 pub(crate) mod location;
 pub(crate) mod outbound;
 pub(crate) mod ping;
+pub(crate) mod route_stats;
 pub(crate) mod routes;
 pub(crate) mod runtime_samples;
 pub(crate) mod sched;

@@ -7,13 +7,13 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 
-use tokio_metrics::TaskMonitorCore;
+use super::route_stats::RouteStats;
 
 /// The route label shared by routes past the label cap.
 pub const OTHER: &str = "other";
 
 /// One monitored route or job: a handle on what its requests share (its
-/// monitor, its CPU-judged slow polls and what a request's future judges
+/// counters, its CPU-judged slow polls and what a request's future judges
 /// them by), behind one `Arc`.
 #[derive(Debug, Clone)]
 pub(crate) struct Route(Arc<RouteCore>);
@@ -21,7 +21,8 @@ pub(crate) struct Route(Arc<RouteCore>);
 /// See [`Route`].
 #[derive(Debug)]
 pub(crate) struct RouteCore {
-    pub(crate) monitor: TaskMonitorCore,
+    /// What its request futures record, in tokio-metrics' task model.
+    pub(crate) monitor: RouteStats,
     /// Where the layer or job wrapper was created.
     pub(crate) location: String,
     /// The route's slow polls judged on CPU time, not the wall clock.
@@ -45,15 +46,6 @@ impl std::ops::Deref for Route {
     type Target = RouteCore;
     fn deref(&self) -> &RouteCore {
         &self.0
-    }
-}
-
-/// What `tokio_metrics::Instrumented` records into: the route itself, so a
-/// request's future holds the route, not a monitor and its judge's state
-/// apart.
-impl AsRef<TaskMonitorCore> for Route {
-    fn as_ref(&self) -> &TaskMonitorCore {
-        &self.0.monitor
     }
 }
 
@@ -112,7 +104,6 @@ impl Routes {
         &self,
         route: &str,
         cap: usize,
-        slow_poll: std::time::Duration,
         judging: impl FnOnce() -> Judging,
         location: &'static Location<'static>,
         marks: Option<&MarkRoute<'_>>,
@@ -139,7 +130,7 @@ impl Routes {
         };
         let r = routes.entry(name.to_string()).or_insert_with(|| {
             Route(Arc::new(RouteCore {
-                monitor: TaskMonitorCore::with_slow_poll_threshold(slow_poll),
+                monitor: RouteStats::default(),
                 location: format!(
                     "{}:{}",
                     super::location::stable_path(location.file(), &[]),

@@ -1,16 +1,17 @@
 //! Fills the route rows.
 
 use super::Families;
+use crate::state::route_stats::RouteMetrics;
 use crate::state::Shared;
 
 pub(super) fn collect(fams: &mut Families, shared: &Shared) {
-    let routes: Vec<(String, tokio_metrics::TaskMetrics)> = shared
+    let routes: Vec<(String, RouteMetrics)> = shared
         .routes
         .all()
         .into_iter()
         .map(|(name, r)| (name, r.monitor.cumulative()))
         .collect();
-    type Get = fn(&tokio_metrics::TaskMetrics) -> f64;
+    type Get = fn(&RouteMetrics) -> f64;
     let families: [(&str, Get); 10] = [
         ("tokio_doctor_route_requests_total", |m| {
             m.instrumented_count as f64

@@ -1,15 +1,19 @@
 //! The request future of [`TaskMonitorLayer`](crate::TaskMonitorLayer):
-//! tokio-metrics' instrumented future, plus a judgement of each slow poll
-//! on CPU time, the way the span view judges polls.
+//! a task monitor per route in tokio-metrics' model (requests, polls fast
+//! and slow, scheduling delay, idle time, first-poll delay; see
+//! [`RouteStats`](crate::state::route_stats::RouteStats)), plus a
+//! judgement of each slow poll on CPU time, the way the span view judges
+//! polls.
 //!
-//! tokio-metrics counts a poll as slow on the wall clock. On a host with
-//! more runnable threads than cores (a busy `spawn_blocking` pool, a
-//! neighbour's build), a worker can wait tens of milliseconds for a CPU in
-//! the middle of a poll that does almost nothing, and a route whose work
-//! is correctly off the runtime would be blamed. So every poll is timed
-//! (two reads of the doctor's clock, as cheap as the two `Instant::now` of
-//! tokio-metrics), and only a poll already past the threshold on the wall
-//! clock asks the worker's scheduler notes how long it waited for a CPU.
+//! A poll is slow on the wall clock in tokio-metrics' sense. On a host
+//! with more runnable threads than cores (a busy `spawn_blocking` pool, a
+//! neighbour's build), a worker can wait tens of milliseconds for a CPU
+//! in the middle of a poll that does almost nothing, and a route whose
+//! work is correctly off the runtime would be blamed. So every poll is
+//! timed (two reads of the doctor's clock, which every figure of the
+//! request comes from), and only a poll already past the threshold on the
+//! wall clock asks the worker's scheduler notes how long it waited for a
+//! CPU.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,6 +21,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use super::wake::WakeSlot;
 use crate::layer::thread_state::{with_existing_state, PollFrame};
 use crate::state::routes::{Judging, Route, RouteMarks};
 use crate::state::sites::{SiteMeta, Sites};
@@ -25,11 +30,10 @@ use crate::state::Shared;
 pin_project_lite::pin_project! {
     /// The future `TaskMonitorService` (feature `middleware`) and
     /// [`Doctor::monitor_job`](crate::Doctor::monitor_job) return: the
-    /// request's (or job's) future, instrumented by its route's
-    /// `tokio_metrics::TaskMonitor`, whose slow polls the route view judges
-    /// on CPU time (time the worker waited for a CPU does not count), and
-    /// whose polls are marked on their worker so the watchdog sees a stall
-    /// while it lasts.
+    /// request's (or job's) future, counted by its route's task monitor,
+    /// whose slow polls the route view judges on CPU time (time the worker
+    /// waited for a CPU does not count), and whose polls are marked on
+    /// their worker so the watchdog sees a stall while it lasts.
     ///
     /// # Examples
     /// ```
@@ -42,8 +46,19 @@ pin_project_lite::pin_project! {
     /// ```
     pub struct RouteFuture<F> {
         #[pin]
-        inner: tokio_metrics::Instrumented<F, Route>,
+        inner: F,
         judge: Judge,
+        // Raw clock time of the future's creation, then of the end of its
+        // last poll; `polled` tells which.
+        since: u64,
+        polled: bool,
+        wake: WakeSlot,
+    }
+
+    impl<F> PinnedDrop for RouteFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            this.judge.route.monitor.dropped();
+        }
     }
 }
 
@@ -80,8 +95,14 @@ impl<F> RouteFuture<F> {
     /// `fut`, instrumented by its route's monitor and judged by `judge`
     /// ([`Judge::of_route`]).
     pub(crate) fn new(fut: F, judge: Judge) -> Self {
-        let inner = tokio_metrics::TaskMonitorCore::instrument_with(fut, judge.route.clone());
-        RouteFuture { inner, judge }
+        judge.route.monitor.instrumented();
+        RouteFuture {
+            inner: fut,
+            since: judge.route.judging.clock.raw(),
+            polled: false,
+            wake: WakeSlot::default(),
+            judge,
+        }
     }
 }
 
@@ -105,7 +126,6 @@ impl Judge {
             let route = shared.routes.route(
                 name,
                 shared.config.label_cap,
-                shared.config.blocking_poll_threshold,
                 judging,
                 location,
                 Some(&marks),
@@ -153,7 +173,9 @@ impl<F: Future> Future for RouteFuture<F> {
                 st.enter_poll(PollFrame::Route, start, judge.site)
             })
             .is_some();
-        let out = this.inner.poll(cx);
+        let woke = this.wake.take_wake();
+        let inner = this.inner;
+        let out = this.wake.poll(cx.waker(), &j.clock, |cx| inner.poll(cx));
         let end = j.clock.raw();
         if marked {
             let slow = with_existing_state(j.owner, |st| {
@@ -163,7 +185,19 @@ impl<F: Future> Future for RouteFuture<F> {
                 judge.slow_inside(slow);
             }
         }
+        let stats = &judge.route.monitor;
+        let since = std::mem::replace(this.since, end);
+        if !std::mem::replace(this.polled, true) {
+            stats.first_poll(j.clock.delta_as_nanos(since, start));
+        }
+        if woke != 0 {
+            // Idle from the end of the last poll to the wake, unless the
+            // wake came during that poll.
+            let idle = (woke > since).then(|| j.clock.delta_as_nanos(since, woke));
+            stats.woken(j.clock.delta_as_nanos(woke, start), idle);
+        }
         let wall_ns = j.clock.delta_as_nanos(start, end);
+        stats.polled(wall_ns, j.threshold_ns);
         if wall_ns >= j.threshold_ns {
             judge.slow_poll(start.max(1), wall_ns);
         }
@@ -206,5 +240,108 @@ impl Judge {
         } else {
             polls.preempted.fetch_add(1, Relaxed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use crate::state::route_stats::RouteMetrics;
+    use crate::Doctor;
+
+    fn metrics(doctor: &Doctor, name: &str) -> RouteMetrics {
+        let routes = doctor.shared.routes.all();
+        let (_, r) = routes.iter().find(|(n, _)| n == name).expect("the route");
+        r.monitor.cumulative()
+    }
+
+    /// Wakes itself during its first poll (so it never idles) and is
+    /// ready at the second.
+    struct WakesItselfOnce(bool);
+    impl Future for WakesItselfOnce {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if std::mem::replace(&mut self.0, true) {
+                return Poll::Ready(());
+            }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+
+    /// tokio-metrics' model, counted off the doctor's clock: a request
+    /// made 30 ms before its first poll, idle 20 ms in a sleep, then woken
+    /// during a poll (scheduled, never idle).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_route_counts_first_poll_delay_idle_time_and_scheduling_as_tokio_metrics_does() {
+        let doctor = Doctor::builder().no_endpoint().build().unwrap();
+        let job = doctor.monitor_job("job", async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            WakesItselfOnce(false).await;
+        });
+        let m = metrics(&doctor, "job");
+        assert_eq!((m.instrumented_count, m.dropped_count), (1, 0));
+        assert_eq!(m.first_poll_count, 0);
+        std::thread::sleep(Duration::from_millis(30));
+        tokio::spawn(job).await.unwrap();
+        let m = metrics(&doctor, "job");
+        assert_eq!((m.instrumented_count, m.dropped_count), (1, 1));
+        assert_eq!(m.first_poll_count, 1);
+        assert!(
+            m.total_first_poll_delay >= Duration::from_millis(30),
+            "{m:?}"
+        );
+        assert_eq!(m.total_poll_count, 3, "{m:?}");
+        assert_eq!(m.total_scheduled_count, 2, "{m:?}");
+        assert_eq!(
+            m.total_idled_count, 1,
+            "the wake during a poll is no idle: {m:?}"
+        );
+        assert!(m.total_idle_duration >= Duration::from_millis(19), "{m:?}");
+        assert!(m.total_idle_duration < Duration::from_secs(5), "{m:?}");
+        assert_eq!(m.total_slow_poll_count, 0, "{m:?}");
+        assert!(m.total_poll_duration < Duration::from_millis(20), "{m:?}");
+    }
+
+    /// A request cancelled while it waits is dropped too: nothing stays
+    /// in flight.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_request_is_no_longer_in_flight() {
+        let doctor = Doctor::builder().no_endpoint().build().unwrap();
+        let job = doctor.monitor_job("waits", std::future::pending::<()>());
+        let handle = tokio::spawn(job);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let m = metrics(&doctor, "waits");
+        assert_eq!((m.instrumented_count, m.dropped_count), (1, 0));
+        assert_eq!(m.total_poll_count, 1);
+        handle.abort();
+        assert!(handle.await.unwrap_err().is_cancelled());
+        let m = metrics(&doctor, "waits");
+        assert_eq!((m.instrumented_count, m.dropped_count), (1, 1));
+    }
+
+    /// A poll past the threshold on the wall clock is slow in the
+    /// monitor's count, as in tokio-metrics'.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_poll_past_the_threshold_is_a_slow_poll() {
+        let doctor = Doctor::builder()
+            .no_endpoint()
+            .blocking_poll_threshold(Duration::from_millis(5))
+            .build()
+            .unwrap();
+        let job = doctor.monitor_job("blocks", async {
+            std::thread::sleep(Duration::from_millis(15));
+        });
+        tokio::spawn(job).await.unwrap();
+        let m = metrics(&doctor, "blocks");
+        assert_eq!((m.total_poll_count, m.total_slow_poll_count), (1, 1));
+        assert!(
+            m.total_slow_poll_duration >= Duration::from_millis(15),
+            "{m:?}"
+        );
     }
 }

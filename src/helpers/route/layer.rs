@@ -26,8 +26,8 @@ pub struct RouteInfo<'a> {
 
 type Namer = Arc<dyn Fn(&RouteInfo<'_>) -> Option<Cow<'static, str>> + Send + Sync>;
 
-/// A tower [`Layer`] that wraps each request's future in a
-/// `tokio_metrics::TaskMonitor` chosen by route, and exports per-route
+/// A tower [`Layer`] that wraps each request's future in a task monitor
+/// (tokio-metrics' `TaskMonitor` model) chosen by route, and exports per-route
 /// executor health as `tokio_doctor_route_*{route}`. Requires the
 /// `middleware` feature.
 ///
@@ -56,10 +56,17 @@ type Namer = Arc<dyn Fn(&RouteInfo<'_>) -> Option<Cow<'static, str>> + Send + Sy
 /// had a name.
 #[derive(Clone)]
 pub struct TaskMonitorLayer {
+    // One `Arc`: axum clones the service around a route's handler for
+    // every request, so what the service holds is cloned per request.
+    state: Arc<LayerState>,
+}
+
+/// What a layer, its clones and their services share.
+struct LayerState {
     shared: Arc<Shared>,
     namer: Option<Namer>,
     location: &'static Location<'static>,
-    placement: Arc<Placement>,
+    placement: Placement,
 }
 
 /// Requests a layer looks at before deciding whether it can name routes.
@@ -110,7 +117,7 @@ impl Placement {
 impl std::fmt::Debug for TaskMonitorLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TaskMonitorLayer")
-            .field("location", &self.location)
+            .field("location", &self.state.location)
             .finish()
     }
 }
@@ -121,10 +128,12 @@ impl TaskMonitorLayer {
     #[track_caller]
     pub fn new(doctor: &crate::Doctor) -> Self {
         TaskMonitorLayer {
-            shared: doctor.shared.clone(),
-            namer: None,
-            location: Location::caller(),
-            placement: Arc::default(),
+            state: Arc::new(LayerState {
+                shared: doctor.shared.clone(),
+                namer: None,
+                location: Location::caller(),
+                placement: Placement::default(),
+            }),
         }
     }
 
@@ -144,7 +153,20 @@ impl TaskMonitorLayer {
         mut self,
         f: impl Fn(&RouteInfo<'_>) -> Option<Cow<'static, str>> + Send + Sync + 'static,
     ) -> Self {
-        self.namer = Some(Arc::new(f));
+        let namer: Namer = Arc::new(f);
+        match Arc::get_mut(&mut self.state) {
+            Some(state) => state.namer = Some(namer),
+            // A clone is out: this layer, naming differently, becomes a
+            // layer of its own.
+            None => {
+                self.state = Arc::new(LayerState {
+                    shared: self.state.shared.clone(),
+                    namer: Some(namer),
+                    location: self.state.location,
+                    placement: Placement::default(),
+                })
+            }
+        }
         self
     }
 }
@@ -190,12 +212,11 @@ where
             uri: req.uri(),
             extensions: req.extensions(),
         };
-        let route = route_of(&info, self.layer.namer.as_ref());
+        let state = &*self.layer.state;
+        let route = route_of(&info, state.namer.as_ref());
         let named = !matches!(route, Cow::Borrowed(super::UNMATCHED));
-        self.layer
-            .placement
-            .note(named, self.layer.location, &self.layer.shared);
-        let judge = Judge::of_route(&self.layer.shared, &route, self.layer.location);
+        state.placement.note(named, state.location, &state.shared);
+        let judge = Judge::of_route(&state.shared, &route, state.location);
         RouteFuture::new(self.inner.call(req), judge)
     }
 }

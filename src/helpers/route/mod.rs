@@ -1,8 +1,9 @@
-//! Per-route executor health: tokio-metrics task monitors by route.
+//! Per-route executor health: task monitors by route, in tokio-metrics'
+//! model.
 //!
 //! The layer sees spans; operators think in routes and jobs. With the
 //! `middleware` feature, [`TaskMonitorLayer`](crate::TaskMonitorLayer) wraps
-//! each request's future in a `tokio_metrics::TaskMonitor` chosen by route
+//! each request's future in a task monitor chosen by route
 //! (axum's matched path template with the `axum` feature, or a name you
 //! give; never the raw URI). [`Doctor::monitor_job`](crate::Doctor::monitor_job)
 //! does the same for named background tasks. Both export
@@ -14,6 +15,7 @@
 pub(crate) mod future;
 #[cfg(feature = "middleware")]
 pub(crate) mod layer;
+mod wake;
 
 /// The route label of requests a namer could not place.
 pub const UNMATCHED: &str = "unmatched";
