@@ -230,6 +230,7 @@ pub(super) fn open<S>(
     let now = layer.clock.raw();
     let (in_poll, stack_current) = with_state(layer.owner, shared, |st| {
         st.count_node(1);
+        st.note_new_span(id.into_u64(), site);
         (st.poll_start().is_some(), st.registry_current())
     })
     .unwrap_or((false, None));

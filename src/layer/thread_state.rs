@@ -318,6 +318,24 @@ impl ThreadState {
         Some(seen)
     }
 
+    /// Notes span `id`, just created here at `site`, so that its first
+    /// enter on this thread finds its site without asking the node table
+    /// (a lock) or the registry. Only into a free entry or one no span was
+    /// entered under yet: what this thread counted of a live span is never
+    /// evicted by a span that may never be entered here.
+    #[inline]
+    pub(crate) fn note_new_span(&mut self, id: u64, site: u32) {
+        let entry = &mut self.cache[Self::cache_slot(id)];
+        if entry.enters == 0 {
+            *entry = CacheEntry {
+                id,
+                site,
+                enters: 0,
+                busy_ns: 0,
+            };
+        }
+    }
+
     /// Clock ticks at which the poll running on this thread began, if a
     /// poll is running (a span was entered on a runtime worker).
     pub(crate) fn poll_start(&self) -> Option<u64> {
