@@ -47,9 +47,10 @@ fn a_blocking_consumer_is_named_and_a_patient_one_is_not() {
         text.contains("tokio_doctor_route_requests_total{route=\"email-consumer\"} 1"),
         "{text}"
     );
-    // tokio-metrics counts slow polls on the wall clock, so a preempted poll
-    // of the patient job can count on a loaded host; it must stay well below
-    // the greedy job's, which blocks in every one of its 8 messages.
+    // The route's monitor counts slow polls on the wall clock (tokio-metrics'
+    // model), so a preempted poll of the patient job can count on a loaded
+    // host; it must stay well below the greedy job's, which blocks in every
+    // one of its 8 messages.
     let slow = |route: &str| -> f64 {
         let prefix = format!("tokio_doctor_route_slow_polls_total{{route=\"{route}\"}} ");
         text.lines()

@@ -199,11 +199,15 @@ mod tests {
         (c.clone(), Waker::from(c))
     }
 
+    /// An empty slot, a counting task waker and a clock.
+    fn fixture() -> (WakeSlot, Arc<Count>, Waker, quanta::Clock) {
+        let (count, task) = new_task();
+        (WakeSlot::default(), count, task, quanta::Clock::new())
+    }
+
     #[test]
     fn a_poll_that_keeps_no_waker_makes_no_shared_state() {
-        let slot = WakeSlot::default();
-        let (count, task) = new_task();
-        let clock = quanta::Clock::new();
+        let (slot, count, task, clock) = fixture();
         slot.poll(&task, &clock, |cx| cx.waker().wake_by_ref());
         assert!(slot.owned.get().is_none());
         assert_eq!(count.0.load(Relaxed), 1, "the wake reached the task");
@@ -215,9 +219,7 @@ mod tests {
 
     #[test]
     fn a_kept_waker_wakes_the_task_after_the_poll_from_any_thread() {
-        let slot = WakeSlot::default();
-        let (count, task) = new_task();
-        let clock = quanta::Clock::new();
+        let (slot, count, task, clock) = fixture();
         let kept = slot.poll(&task, &clock, |cx| cx.waker().clone());
         assert_eq!(slot.take_wake(), 0, "no wake yet");
         std::thread::spawn(move || kept.wake()).join().unwrap();
@@ -240,9 +242,7 @@ mod tests {
 
     #[test]
     fn a_clone_made_on_another_thread_during_the_poll_works() {
-        let slot = WakeSlot::default();
-        let (count, task) = new_task();
-        let clock = quanta::Clock::new();
+        let (slot, count, task, clock) = fixture();
         let kept = slot.poll(&task, &clock, |cx| {
             let w = cx.waker();
             std::thread::scope(|s| s.spawn(|| w.clone()).join().unwrap())
@@ -255,9 +255,7 @@ mod tests {
 
     #[test]
     fn a_panicking_poll_leaves_no_pointer_behind() {
-        let slot = WakeSlot::default();
-        let (_count, task) = new_task();
-        let clock = quanta::Clock::new();
+        let (slot, _count, task, clock) = fixture();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             slot.poll(&task, &clock, |_| panic!("inner"))
         }));
