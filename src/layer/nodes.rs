@@ -222,7 +222,6 @@ pub(super) fn open<S>(
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     let shared = &layer.shared;
-    let meta = attrs.metadata();
     let mut facts = FieldFacts::default();
     if class.needs_values() {
         attrs.record(&mut facts);
@@ -319,7 +318,7 @@ pub(super) fn open<S>(
             }
         }
     }
-    super::shape::span_opened(shared, site, meta, now);
+    super::shape::span_opened(shared, site, class.task_span, now);
     let outbound = facts.otel_client.unwrap_or(class.outbound);
     if outbound {
         shared

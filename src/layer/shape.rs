@@ -11,11 +11,8 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use tracing_core::Metadata;
-
 use crate::layer::span_node::{Closed, ParentRef};
 use crate::state::shape_stats::BURST_GAP_NS;
-use crate::state::sites::is_task_span;
 use crate::state::Shared;
 
 /// Child call sites tracked per parent. A parent with more distinct child
@@ -220,9 +217,10 @@ fn is_pool_worker(shared: &Shared, site: u32) -> bool {
             .is_some_and(|t| t.span_peak.load(Relaxed) >= 2 || t.peak.load(Relaxed) >= 2)
 }
 
-/// A span of `site` was created: counts tokio's task spans per spawn site.
-pub(crate) fn span_opened(shared: &Shared, site: u32, meta: &Metadata<'_>, now: u64) {
-    if is_task_span(meta) {
+/// A span of `site` was created (`task`: one of tokio's task spans, as its
+/// callsite's class says): counts tokio's task spans per spawn site.
+pub(crate) fn span_opened(shared: &Shared, site: u32, task: bool, now: u64) {
+    if task {
         let t = shared.sites.get(site).shape.tasks();
         t.span_burst.arrived(shared, now);
         let live =
