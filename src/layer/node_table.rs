@@ -238,7 +238,7 @@ mod tests {
             site,
             task: false,
             opened: 0,
-            outbound: false,
+            call: None,
             resource: false,
             sequential_intended: false,
             deadline_ns: u64::MAX,

@@ -320,18 +320,18 @@ pub(super) fn open<S>(
     }
     super::shape::span_opened(shared, site, class.task_span, now);
     let outbound = facts.otel_client.unwrap_or(class.outbound);
-    if outbound {
+    let call = outbound.then(|| {
         shared
             .sites
             .get(site)
             .outbound()
-            .opened(id.into_u64(), now, deadline_ns);
-    }
+            .opened(id.into_u64(), now, deadline_ns)
+    });
     let node = || SpanNode {
         site,
         task: class.task_span,
         opened: now,
-        outbound,
+        call,
         resource,
         sequential_intended: facts.sequential_intended,
         deadline_ns,
@@ -390,9 +390,9 @@ where
         o.overrun_ns.fetch_add(over, Relaxed);
         o.worst_overrun_ns.fetch_max(over, Relaxed);
     }
-    if node.outbound {
+    if let Some(call) = node.call {
         let o = site.outbound();
-        o.closed(id.into_u64());
+        o.closed(call, id.into_u64());
         o.calls.fetch_add(1, Relaxed);
         o.duration_ns.fetch_add(duration_ns, Relaxed);
         if node.deadline_ns == u64::MAX {
@@ -428,7 +428,7 @@ where
     if let Some(parent) = &node.parent {
         let report = |p: ParentRef<'_>, children: &mut Children| {
             children.shape.child_closed(shared, &p, &closed);
-            if node.outbound {
+            if node.call.is_some() {
                 children.join.child_closed(node.site, duration_ns);
             }
         };

@@ -131,8 +131,10 @@ pub(crate) struct SpanNode {
     pub(crate) task: bool,
     /// Clock ticks (`quanta` raw) at creation.
     pub(crate) opened: u64,
-    /// An outbound (client) call, by OpenTelemetry fields or configuration.
-    pub(crate) outbound: bool,
+    /// An outbound (client) call (by OpenTelemetry fields or
+    /// configuration): where its opening was recorded among its site's
+    /// calls in flight.
+    pub(crate) call: Option<crate::state::in_flight::Ticket>,
     /// Declared a held resource scope (by field or configured name).
     pub(crate) resource: bool,
     /// `doctor.sequential = "intended"` on this span: its children's order

@@ -23,6 +23,7 @@ use crate::util::lock;
 pub(crate) mod frames;
 pub(crate) mod held;
 pub(crate) mod histogram;
+pub(crate) mod in_flight;
 pub(crate) mod joins;
 pub(crate) mod lag_history;
 pub(crate) mod location;

@@ -2,15 +2,14 @@
 //! `deadline_overrun`, the hung-call gauge and the concurrency advice read.
 //!
 //! Kept per site, allocated the first time a site makes an outbound call:
-//! counters are atomics, the set of calls in flight is a map under the
-//! site's own mutex, touched when such a span opens and closes.
+//! counters are atomics, the calls in flight are in lock-free slots (see
+//! [`in_flight`](super::in_flight)), touched when such a span opens and
+//! closes.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
 
-use crate::util::lock;
+use super::in_flight::{InFlight, OpenCall, Ticket};
 
 /// Upper bounds (seconds) of the outbound latency buckets: from a LAN round
 /// trip to the 30 s hangs of scenario 12, so a p99 past any sane timeout is
@@ -83,11 +82,8 @@ pub(crate) struct OutboundStats {
     pub(crate) overruns: AtomicU64,
     pub(crate) overrun_ns: AtomicU64,
     pub(crate) worst_overrun_ns: AtomicU64,
-    /// Calls in flight: span id → (clock ticks at open, deadline budget in
-    /// ns or `u64::MAX`). A hash map keeps its capacity when emptied, so a
-    /// site's calls allocate nothing once it has seen its busiest moment
-    /// (a B-tree allocates a node whenever it goes from empty to one call).
-    open: Mutex<HashMap<u64, (u64, u64), BuildHasherDefault<IdHasher>>>,
+    /// Calls in flight, with their opening time and deadline budget.
+    open: InFlight,
 }
 
 /// Hashes span ids: unique small integers this crate chose to store, so
@@ -125,17 +121,21 @@ pub(crate) struct OpenCalls {
 }
 
 impl OutboundStats {
-    pub(crate) fn opened(&self, id: u64, at: u64, deadline_ns: u64) {
-        lock(&self.open).insert(id, (at, deadline_ns));
+    /// Call (span) `id` opened at clock ticks `at` with `deadline_ns` of
+    /// budget (`u64::MAX`: none); its close hands back the ticket.
+    #[inline]
+    pub(crate) fn opened(&self, id: u64, at: u64, deadline_ns: u64) -> Ticket {
+        self.open.opened(id, at, deadline_ns)
     }
 
-    pub(crate) fn closed(&self, id: u64) {
-        lock(&self.open).remove(&id);
+    #[inline]
+    pub(crate) fn closed(&self, ticket: Ticket, id: u64) {
+        self.open.closed(ticket, id);
     }
 
     /// Calls in flight now.
     pub(crate) fn in_flight(&self) -> usize {
-        lock(&self.open).len()
+        self.open.count()
     }
 
     /// What the calls open now say, at clock ticks `now`.
@@ -146,12 +146,9 @@ impl OutboundStats {
         hang_limit_ns: u64,
         grace_ns: u64,
     ) -> OpenCalls {
-        let open = lock(&self.open);
-        let mut out = OpenCalls {
-            in_flight: open.len(),
-            ..OpenCalls::default()
-        };
-        for &(at, deadline_ns) in open.values() {
+        let mut out = OpenCalls::default();
+        self.open.for_each(|OpenCall { at, deadline_ns }| {
+            out.in_flight += 1;
             let age = clock.delta_as_nanos(at, now);
             out.oldest_ns = out.oldest_ns.max(age);
             if age >= hang_limit_ns {
@@ -164,7 +161,7 @@ impl OutboundStats {
             if deadline_ns != u64::MAX && age > deadline_ns.saturating_add(grace_ns) {
                 out.overrunning += 1;
             }
-        }
+        });
         out
     }
 }

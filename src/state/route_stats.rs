@@ -52,9 +52,10 @@ thread_local! {
 
 static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
 
-/// This thread's stripe index.
+/// This thread's stripe index (also where its outbound calls start
+/// looking for a free slot).
 #[inline]
-fn stripe_index() -> usize {
+pub(crate) fn stripe_index() -> usize {
     STRIPE
         .try_with(|s| {
             let i = s.get();
