@@ -120,15 +120,32 @@ pub(crate) fn held_at<G>(
 /// The doctor's record of one hold, if the current subscriber has the
 /// doctor's layer: released when dropped, with the subscriber it was
 /// opened under (the guard may be dropped on another thread, or where
-/// another subscriber is the default).
-struct Scope(Option<(tracing::Dispatch, OpenHold)>);
+/// another subscriber is the default), and that subscriber's doctor
+/// layer, found once when the hold opened rather than again at release
+/// (walking the subscriber's layers costs about 50 instructions).
+struct Scope(Option<Opened>);
+
+struct Opened {
+    /// Keeps the subscriber, and so the layer `core` points into, alive.
+    dispatch: tracing::Dispatch,
+    core: std::ptr::NonNull<DoctorCore>,
+    hold: OpenHold,
+}
+
+// SAFETY: `core` points into the subscriber that `dispatch` owns, which is
+// `Send + Sync` (every `Dispatch` is), and is only read through `&`; the
+// rest of `Opened` is `Send + Sync` in its own right.
+unsafe impl Send for Opened {}
+// SAFETY: as above.
+unsafe impl Sync for Opened {}
 
 impl Drop for Scope {
     fn drop(&mut self) {
-        if let Some((dispatch, open)) = self.0.take() {
-            if let Some(core) = dispatch.downcast_ref::<DoctorCore>() {
-                core.close_hold(&dispatch, &open);
-            }
+        if let Some(o) = self.0.take() {
+            // SAFETY: `o.dispatch`, alive until the end of this block, owns
+            // the subscriber that `o.core` was borrowed from.
+            let core = unsafe { o.core.as_ref() };
+            core.close_hold(&o.dispatch, &o.hold);
         }
     }
 }
@@ -139,7 +156,11 @@ impl Drop for Scope {
 fn scope(resource: &'static str, at: &'static Location<'static>) -> Scope {
     Scope(tracing::dispatcher::get_default(|dispatch| {
         let core = dispatch.downcast_ref::<DoctorCore>()?;
-        Some((dispatch.clone(), core.open_hold(dispatch, resource, at)))
+        Some(Opened {
+            hold: core.open_hold(dispatch, resource, at),
+            core: std::ptr::NonNull::from(core),
+            dispatch: dispatch.clone(),
+        })
     }))
 }
 
@@ -213,3 +234,33 @@ pub trait HoldExt: Sized {
 }
 
 impl<G> HoldExt for G {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_and_sync<T: Send + Sync>(_: &T) {}
+
+    /// A held guard crosses threads as its guard does, and is released on
+    /// the thread that drops it, with the subscriber it was opened under.
+    #[test]
+    fn a_hold_opened_on_one_thread_is_released_on_another() {
+        use tracing_subscriber::prelude::*;
+        let doctor = crate::Doctor::builder().build().unwrap();
+        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(doctor.layer()));
+        let at = Location::caller();
+        let held =
+            tracing::dispatcher::with_default(&dispatch, || held_at("cross.thread", 7u32, at));
+        send_and_sync(&held);
+        let shared = &doctor.shared;
+        let site = crate::layer::nodes::held_site(shared, "cross.thread", at);
+        let stats = shared.sites.get(site).held();
+        let open = || stats.open.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(open(), 1);
+        std::thread::spawn(move || assert_eq!(*held, 7))
+            .join()
+            .unwrap();
+        assert_eq!(open(), 0);
+        assert_eq!(stats.holds.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+}
