@@ -136,16 +136,6 @@ impl SchedSample {
         }
     }
 
-    /// A first baseline, taken by the thread itself when it registers
-    /// (once per thread, off the hot path): until the watchdog's first note
-    /// of it, which a watchdog starved on a busy host may take tens of
-    /// milliseconds to make, a poll past the threshold still has a note
-    /// from before it began, so time spent waiting for a CPU is not blamed
-    /// on the code (without one, the wall time would be).
-    pub(crate) fn first_baseline(&self, clock: &quanta::Clock) {
-        self.sample(clock, 0, clock.raw());
-    }
-
     /// Worker side, at the end of a poll past the threshold: of `wall_ns`,
     /// the part the thread was not waiting for a CPU.
     ///
@@ -260,18 +250,6 @@ mod tests {
         }
         assert!(thread_times(tid).unwrap().on_cpu_ns > 0);
         assert_eq!(is_blocked_in_kernel(tid), Some(false));
-    }
-
-    #[test]
-    fn a_thread_has_a_baseline_from_its_registration() {
-        let clock = quanta::Clock::new();
-        let s = SchedSample::for_current_thread();
-        s.first_baseline(&clock);
-        let since = clock.raw();
-        assert!(s
-            .bases
-            .iter()
-            .any(|b| b.read().is_some_and(|n| n.tick <= since && n.poll == 0)));
     }
 
     #[test]
