@@ -91,6 +91,10 @@ impl InFlight {
                     .compare_exchange(FREE, WRITING, Acquire, Relaxed)
                     .is_ok()
             {
+                // Orders the claim before the fields: a reader that saw a
+                // field written here sees the claim on its second read of
+                // the id (a seqlock's writer; free on x86).
+                fence(Release);
                 s.at.store(at, Relaxed);
                 s.deadline_ns.store(deadline_ns, Relaxed);
                 s.id.store(id, Release);
