@@ -349,11 +349,19 @@ impl ThreadState {
         n.store(n.load(Relaxed).wrapping_add(delta), Relaxed);
     }
 
+    /// Whether this state's doctor is started (its watchdog renews the
+    /// scheduler notes). Slow path only: it upgrades a weak reference.
+    fn watched(&self) -> bool {
+        self.owner_ref
+            .upgrade()
+            .is_some_and(|s| s.started.load(Relaxed))
+    }
+
     /// A poll past the threshold on the wall clock: keep it if the thread
     /// was on a CPU (or blocked in a syscall) for at least the threshold.
     #[cold]
     fn slow_poll(&self, since: u64, wall_ns: u64, threshold_ns: u64) -> Option<SlowPoll> {
-        let on_cpu = self.shard.sched.on_cpu_ns(since, wall_ns);
+        let on_cpu = self.shard.sched.on_cpu_ns(since, wall_ns, self.watched());
         if on_cpu < threshold_ns {
             let p = &self.shard.preempted;
             p.store(p.load(Relaxed) + 1, Relaxed);
@@ -455,7 +463,7 @@ pub(crate) fn on_cpu_ns(owner: u64, since: u64, wall_ns: u64) -> u64 {
         .try_with(|cell| {
             let slots = cell.try_borrow().ok()?;
             let st = slots.0.iter().flatten().find(|st| st.owner == owner)?;
-            Some(st.shard.sched.on_cpu_ns(since, wall_ns))
+            Some(st.shard.sched.on_cpu_ns(since, wall_ns, st.watched()))
         })
         .ok()
         .flatten()

@@ -125,6 +125,7 @@ impl Shared {
     /// Called once per thread per doctor, off the hot path.
     pub(crate) fn register_thread(&self) -> Arc<ThreadShard> {
         let shard = Arc::new(ThreadShard::new(self.config.stack_capture));
+        shard.sched.first_baseline(&self.clock);
         lock(&self.shards).push(shard.clone());
         shard
     }

@@ -35,6 +35,9 @@ const REFRESH_NS: u64 = 20_000_000;
 /// to about `(BASES - 1) * REFRESH_NS` of wall time (60 ms): a poll with
 /// 2 ms of work on a core shared by seven runnable threads takes 15-40 ms.
 const BASES: usize = 4;
+/// The `poll` of a thread's own first baseline (see
+/// [`SchedSample::first_baseline`]): no poll's `poll_since` is this.
+const REGISTERED: u64 = u64::MAX;
 /// On-CPU time is accounted at scheduler ticks (4 ms at HZ=250).
 const TICK_NS: u64 = 4_000_000;
 
@@ -136,6 +139,22 @@ impl SchedSample {
         }
     }
 
+    /// The thread's own first baseline, taken when it registers (once per
+    /// thread, off the hot path). It stands in for the watchdog's notes
+    /// until the watchdog's first one, which a watchdog starved on a busy
+    /// host may take tens of milliseconds to make: without any note from
+    /// before a poll, the poll is judged on its wall time, and a poll that
+    /// only waited for a CPU is blamed. It is used only while the doctor
+    /// is started (see [`on_cpu_ns`](Self::on_cpu_ns)).
+    pub(crate) fn first_baseline(&self, clock: &quanta::Clock) {
+        let Some(tid) = self.tid else { return };
+        let Some(t) = thread_times(tid) else { return };
+        let newest = self.newest.load(Relaxed);
+        let next = (newest + 1) % BASES;
+        self.bases[next].write(REGISTERED, clock.raw(), t);
+        self.newest.store(next, Relaxed);
+    }
+
     /// Worker side, at the end of a poll past the threshold: of `wall_ns`,
     /// the part the thread was not waiting for a CPU.
     ///
@@ -143,14 +162,20 @@ impl SchedSample {
     /// began (an underestimate); the note taken during the poll misses the
     /// waits before it was taken (an overestimate). The smaller wins: a
     /// preempted poll must never be blamed on the code.
-    pub(crate) fn on_cpu_ns(&self, since: u64, wall_ns: u64) -> u64 {
+    ///
+    /// `watched`: the doctor is started, so its watchdog renews the notes.
+    /// The thread's own first baseline counts only then: without a
+    /// watchdog nothing would replace it, and a baseline also counts the
+    /// waits between it and the poll's start, which from long before would
+    /// hide a real stall.
+    pub(crate) fn on_cpu_ns(&self, since: u64, wall_ns: u64, watched: bool) -> u64 {
         let Some(tid) = self.tid else { return wall_ns };
         // The latest baseline taken before the poll began.
         let base = self
             .bases
             .iter()
             .filter_map(NoteCell::read)
-            .filter(|n| n.tick <= since)
+            .filter(|n| n.tick <= since && (watched || n.poll != REGISTERED))
             .max_by_key(|n| n.tick);
         let in_poll = self.in_poll.read().filter(|n| n.poll == since);
         if base.is_none() && in_poll.is_none() {
@@ -252,6 +277,31 @@ mod tests {
         assert_eq!(is_blocked_in_kernel(tid), Some(false));
     }
 
+    /// A thread's own first baseline judges its polls while the doctor is
+    /// started, and not otherwise.
+    #[test]
+    fn the_first_baseline_counts_only_while_watched() {
+        let clock = quanta::Clock::new();
+        let s = SchedSample::for_current_thread();
+        s.first_baseline(&clock);
+        let since = clock.raw();
+        // A bogus wall time far beyond what the thread ran or waited: with a
+        // baseline, what it did not wait for a CPU is all of it.
+        let wall = 10_000_000_000;
+        assert_eq!(
+            s.on_cpu_ns(since, wall, false),
+            wall,
+            "no note without a watchdog"
+        );
+        let watched = s.on_cpu_ns(since, wall, true);
+        assert!(watched <= wall, "{watched}");
+        assert!(s
+            .bases
+            .iter()
+            .filter_map(NoteCell::read)
+            .any(|n| n.poll == REGISTERED && n.tick <= since));
+    }
+
     #[test]
     fn a_note_taken_before_a_poll_is_its_baseline() {
         let clock = quanta::Clock::new();
@@ -266,7 +316,7 @@ mod tests {
             .any(|b| b.read().is_some_and(|n| n.tick <= since)));
         // Waiting in a syscall is not waiting for a CPU.
         std::thread::sleep(std::time::Duration::from_millis(20));
-        let on_cpu = s.on_cpu_ns(since, 20_000_000);
+        let on_cpu = s.on_cpu_ns(since, 20_000_000, false);
         assert!(on_cpu > 15_000_000, "{on_cpu}");
     }
 }
