@@ -310,7 +310,7 @@ mod tests {
         const PARENT: u64 = 1;
         t.insert_with(PARENT, || node(0)).ok().unwrap();
         let threads = 8u64;
-        let rounds = 20_000u64;
+        let rounds = 2_000u64;
         std::thread::scope(|s| {
             for th in 0..threads {
                 let t = &t;
