@@ -132,11 +132,15 @@ impl SchedSample {
             self.in_poll.write(poll, now, t);
         }
         if renew_base {
-            // Overwrite the oldest note; the newer ones stay readable.
-            let next = (newest + 1) % BASES;
-            self.bases[next].write(poll, now, t);
-            self.newest.store(next, Relaxed);
+            self.push_base(poll, now, t);
         }
+    }
+
+    /// Writes a baseline over the oldest one; the newer ones stay readable.
+    fn push_base(&self, poll: u64, tick: u64, t: ThreadTimes) {
+        let next = (self.newest.load(Relaxed) + 1) % BASES;
+        self.bases[next].write(poll, tick, t);
+        self.newest.store(next, Relaxed);
     }
 
     /// The thread's own first baseline, taken when it registers (once per
@@ -149,10 +153,7 @@ impl SchedSample {
     pub(crate) fn first_baseline(&self, clock: &quanta::Clock) {
         let Some(tid) = self.tid else { return };
         let Some(t) = thread_times(tid) else { return };
-        let newest = self.newest.load(Relaxed);
-        let next = (newest + 1) % BASES;
-        self.bases[next].write(REGISTERED, clock.raw(), t);
-        self.newest.store(next, Relaxed);
+        self.push_base(REGISTERED, clock.raw(), t);
     }
 
     /// Worker side, at the end of a poll past the threshold: of `wall_ns`,
@@ -170,13 +171,7 @@ impl SchedSample {
     /// hide a real stall.
     pub(crate) fn on_cpu_ns(&self, since: u64, wall_ns: u64, watched: bool) -> u64 {
         let Some(tid) = self.tid else { return wall_ns };
-        // The latest baseline taken before the poll began.
-        let base = self
-            .bases
-            .iter()
-            .filter_map(NoteCell::read)
-            .filter(|n| n.tick <= since && (watched || n.poll != REGISTERED))
-            .max_by_key(|n| n.tick);
+        let base = self.baseline_before(since, watched);
         let in_poll = self.in_poll.read().filter(|n| n.poll == since);
         if base.is_none() && in_poll.is_none() {
             return wall_ns;
@@ -190,6 +185,17 @@ impl SchedSample {
             .map(|n| wall_ns.saturating_sub(now.run_delay_ns.saturating_sub(n.times.run_delay_ns)))
             .min()
             .unwrap_or(wall_ns)
+    }
+
+    /// The latest baseline taken before a poll that began at `since`; the
+    /// thread's own first one only when `watched` (see
+    /// [`on_cpu_ns`](Self::on_cpu_ns)).
+    fn baseline_before(&self, since: u64, watched: bool) -> Option<Note> {
+        self.bases
+            .iter()
+            .filter_map(NoteCell::read)
+            .filter(|n| n.tick <= since && (watched || n.poll != REGISTERED))
+            .max_by_key(|n| n.tick)
     }
 
     /// Of `running_ns` of a poll still running since `since`, the part that
@@ -285,21 +291,15 @@ mod tests {
         let s = SchedSample::for_current_thread();
         s.first_baseline(&clock);
         let since = clock.raw();
-        // A bogus wall time far beyond what the thread ran or waited: with a
-        // baseline, what it did not wait for a CPU is all of it.
-        let wall = 10_000_000_000;
-        assert_eq!(
-            s.on_cpu_ns(since, wall, false),
-            wall,
-            "no note without a watchdog"
+        let base = s.baseline_before(since, true).expect("the first baseline");
+        assert_eq!(base.poll, REGISTERED);
+        assert!(base.tick <= since);
+        assert!(
+            s.baseline_before(since, false).is_none(),
+            "not without a watchdog"
         );
-        let watched = s.on_cpu_ns(since, wall, true);
-        assert!(watched <= wall, "{watched}");
-        assert!(s
-            .bases
-            .iter()
-            .filter_map(NoteCell::read)
-            .any(|n| n.poll == REGISTERED && n.tick <= since));
+        // With no note at all to judge by, a poll is judged on its wall time.
+        assert_eq!(s.on_cpu_ns(since, 10_000_000_000, false), 10_000_000_000);
     }
 
     #[test]
