@@ -243,7 +243,7 @@ impl ThreadState {
             self.shard.poll_since.store(0, Release);
             self.shard.polls.record_owned(elapsed);
             if elapsed >= threshold_ns {
-                return self.slow_poll(f.start.max(1), elapsed, threshold_ns);
+                return self.slow_poll(clock, f.start.max(1), elapsed, threshold_ns);
             }
         }
         None
@@ -360,8 +360,17 @@ impl ThreadState {
     /// A poll past the threshold on the wall clock: keep it if the thread
     /// was on a CPU (or blocked in a syscall) for at least the threshold.
     #[cold]
-    fn slow_poll(&self, since: u64, wall_ns: u64, threshold_ns: u64) -> Option<SlowPoll> {
-        let on_cpu = self.shard.sched.on_cpu_ns(since, wall_ns, self.watched());
+    fn slow_poll(
+        &self,
+        clock: &quanta::Clock,
+        since: u64,
+        wall_ns: u64,
+        threshold_ns: u64,
+    ) -> Option<SlowPoll> {
+        let on_cpu = self
+            .shard
+            .sched
+            .on_cpu_ns(clock, since, wall_ns, self.watched());
         if on_cpu < threshold_ns {
             let p = &self.shard.preempted;
             p.store(p.load(Relaxed) + 1, Relaxed);
@@ -463,7 +472,13 @@ pub(crate) fn on_cpu_ns(owner: u64, since: u64, wall_ns: u64) -> u64 {
         .try_with(|cell| {
             let slots = cell.try_borrow().ok()?;
             let st = slots.0.iter().flatten().find(|st| st.owner == owner)?;
-            Some(st.shard.sched.on_cpu_ns(since, wall_ns, st.watched()))
+            let shared = st.owner_ref.upgrade()?;
+            let watched = shared.started.load(Relaxed);
+            Some(
+                st.shard
+                    .sched
+                    .on_cpu_ns(&shared.clock, since, wall_ns, watched),
+            )
         })
         .ok()
         .flatten()

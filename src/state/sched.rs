@@ -9,6 +9,12 @@
 //! not blamed. A blocking syscall (`std::thread::sleep`, sync file I/O) is
 //! not waiting for a CPU, so it is still reported.
 //!
+//! On a virtual machine the hypervisor also takes the virtual CPU away
+//! (steal time): the guest kernel sees no wait, and a 1 ms poll takes
+//! 10 ms of wall time (seen here on a 2-core cloud VM, a few times a
+//! minute under load). Where the thread did not sleep in the kernel during
+//! the poll, its CPU clock, which leaves steal out, bounds the poll too.
+//!
 //! The kernel is asked only on slow paths (by the watchdog, or at the end
 //! of a poll already past the threshold), never per poll. Elsewhere than
 //! Linux, polls are judged on wall time alone.
@@ -18,11 +24,19 @@ use std::sync::atomic::{AtomicU64, Ordering::*};
 /// What the kernel says of a thread of this process.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ThreadTimes {
-    /// Nanoseconds on a CPU (accounted at context switches and ticks).
+    /// Nanoseconds on a CPU, to the nanosecond (the thread's CPU clock).
+    /// Time the hypervisor took the virtual CPU away (steal) is not in it.
     pub(crate) on_cpu_ns: u64,
     /// Nanoseconds runnable but waiting for a CPU (accounted when the
     /// thread gets a CPU back).
     pub(crate) run_delay_ns: u64,
+    /// Times the thread was switched onto a CPU: unchanged between two
+    /// reads, it never left its CPU (never slept, never was preempted).
+    pub(crate) switches: u64,
+    /// Times it left its CPU of its own accord (slept in the kernel), where
+    /// read (a dearer read, made only for notes of long polls): unchanged
+    /// between two reads, it was at most preempted.
+    pub(crate) sleeps: Option<u64>,
 }
 
 /// Polls younger than this are not worth a look: they cannot matter yet.
@@ -38,8 +52,6 @@ const BASES: usize = 4;
 /// The `poll` of a thread's own first baseline (see
 /// [`SchedSample::first_baseline`]): no poll's `poll_since` is this.
 const REGISTERED: u64 = u64::MAX;
-/// On-CPU time is accounted at scheduler ticks (4 ms at HZ=250).
-const TICK_NS: u64 = 4_000_000;
 
 /// One note of a thread's scheduler stats, behind a sequence lock (odd
 /// while being written) so a reader never mixes two notes.
@@ -51,6 +63,9 @@ struct NoteCell {
     tick: AtomicU64,
     on_cpu_ns: AtomicU64,
     run_delay_ns: AtomicU64,
+    switches: AtomicU64,
+    /// `sleeps`, or `u64::MAX` where not read.
+    sleeps: AtomicU64,
 }
 
 struct Note {
@@ -67,6 +82,8 @@ impl NoteCell {
         self.tick.store(tick, Relaxed);
         self.on_cpu_ns.store(t.on_cpu_ns, Relaxed);
         self.run_delay_ns.store(t.run_delay_ns, Relaxed);
+        self.switches.store(t.switches, Relaxed);
+        self.sleeps.store(t.sleeps.unwrap_or(u64::MAX), Relaxed);
         self.seq.store(seq.wrapping_add(2), Release);
     }
 
@@ -81,6 +98,8 @@ impl NoteCell {
             times: ThreadTimes {
                 on_cpu_ns: self.on_cpu_ns.load(Relaxed),
                 run_delay_ns: self.run_delay_ns.load(Relaxed),
+                switches: self.switches.load(Relaxed),
+                sleeps: Some(self.sleeps.load(Relaxed)).filter(|&n| n != u64::MAX),
             },
         };
         std::sync::atomic::fence(Acquire);
@@ -129,7 +148,8 @@ impl SchedSample {
         }
         let Some(t) = thread_times(tid) else { return };
         if note_poll {
-            self.in_poll.write(poll, now, t);
+            let sleeps = voluntary_switches(tid);
+            self.in_poll.write(poll, now, ThreadTimes { sleeps, ..t });
         }
         if renew_base {
             self.push_base(poll, now, t);
@@ -159,30 +179,49 @@ impl SchedSample {
     /// Worker side, at the end of a poll past the threshold: of `wall_ns`,
     /// the part the thread was not waiting for a CPU.
     ///
-    /// The baseline from before the poll also counts waits just before it
-    /// began (an underestimate); the note taken during the poll misses the
-    /// waits before it was taken (an overestimate). The smaller wins: a
-    /// preempted poll must never be blamed on the code.
+    /// Each note bounds it twice. On the wall clock: `wall_ns` less the
+    /// thread's waits for a CPU since the note. The baseline from before
+    /// the poll also counts waits just before it began (an underestimate);
+    /// the note taken during the poll misses the waits before it was taken
+    /// (an overestimate). On the CPU clock, where the thread never left its
+    /// CPU since the note (so it never slept in a syscall, the one wait the
+    /// code is blamed for): its CPU time since the note, plus the wall time
+    /// until the note for a note taken during the poll. The CPU clock
+    /// leaves out what the wall clock cannot: time a hypervisor took the
+    /// virtual CPU away (steal), in which a 1 ms poll on a busy cloud host
+    /// takes 10 ms and more. The smallest bound wins: a poll that only
+    /// waited must never be blamed on the code.
     ///
     /// `watched`: the doctor is started, so its watchdog renews the notes.
     /// The thread's own first baseline counts only then: without a
     /// watchdog nothing would replace it, and a baseline also counts the
     /// waits between it and the poll's start, which from long before would
     /// hide a real stall.
-    pub(crate) fn on_cpu_ns(&self, since: u64, wall_ns: u64, watched: bool) -> u64 {
+    pub(crate) fn on_cpu_ns(
+        &self,
+        clock: &quanta::Clock,
+        since: u64,
+        wall_ns: u64,
+        watched: bool,
+    ) -> u64 {
         let Some(tid) = self.tid else { return wall_ns };
         let base = self.baseline_before(since, watched);
         let in_poll = self.in_poll.read().filter(|n| n.poll == since);
         if base.is_none() && in_poll.is_none() {
             return wall_ns;
         }
-        let Some(now) = thread_times(tid) else {
+        let Some(mut now) = thread_times(tid) else {
             return wall_ns;
         };
-        [base, in_poll]
+        if in_poll.as_ref().is_some_and(|n| n.times.sleeps.is_some()) {
+            now.sleeps = own_voluntary_switches();
+        }
+        let from_base = base.map(|n| busy_bound(wall_ns, 0, &n.times, &now));
+        let from_poll = in_poll
+            .map(|n| busy_bound(wall_ns, clock.delta_as_nanos(since, n.tick), &n.times, &now));
+        [from_base, from_poll]
             .into_iter()
             .flatten()
-            .map(|n| wall_ns.saturating_sub(now.run_delay_ns.saturating_sub(n.times.run_delay_ns)))
             .min()
             .unwrap_or(wall_ns)
     }
@@ -217,8 +256,29 @@ impl SchedSample {
         };
         let until_note = clock.delta_as_nanos(since, note.tick);
         let on_cpu = now.on_cpu_ns.saturating_sub(note.times.on_cpu_ns);
-        (until_note + on_cpu + TICK_NS).min(running_ns)
+        (until_note + on_cpu).min(running_ns)
     }
+}
+
+/// What of `wall_ns` a poll kept its thread busy, bounded from one note
+/// (`note`, taken `until_note` ns into the poll, 0 for a baseline from
+/// before it) and the thread's times `now` at the poll's end: the wall
+/// time less the waits for a CPU since the note; and, where the thread
+/// never slept since the note, the time until the note plus the CPU time
+/// since (steal, which the wall time holds, is not in it; nor are waits
+/// for a CPU). Whether it slept: its sleeps where both reads have them,
+/// else any switch off its CPU.
+fn busy_bound(wall_ns: u64, until_note: u64, note: &ThreadTimes, now: &ThreadTimes) -> u64 {
+    let on_wall = wall_ns.saturating_sub(now.run_delay_ns.saturating_sub(note.run_delay_ns));
+    let may_have_slept = match (note.sleeps, now.sleeps) {
+        (Some(a), Some(b)) => a != b,
+        _ => note.switches != now.switches,
+    };
+    if may_have_slept {
+        return on_wall;
+    }
+    let on_cpu = until_note.saturating_add(now.on_cpu_ns.saturating_sub(note.on_cpu_ns));
+    on_wall.min(on_cpu)
 }
 
 /// The calling thread's id, as `/proc` names it.
@@ -228,17 +288,68 @@ fn current_tid() -> Option<i32> {
     Some(unsafe { libc::syscall(libc::SYS_gettid) } as i32)
 }
 
-/// Times of thread `tid` of this process, from `/proc/self/task/<tid>/schedstat`.
+/// Times of thread `tid` of this process: its CPU clock (exact, where
+/// `/proc`'s figure is only brought up to date at ticks and switches), and
+/// its waits and switches from `/proc/self/task/<tid>/schedstat`.
 #[cfg(target_os = "linux")]
 fn thread_times(tid: i32) -> Option<ThreadTimes> {
     let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
     let mut f = s.split_whitespace();
-    let on_cpu_ns = f.next()?.parse().ok()?;
+    let _stale_on_cpu = f.next()?;
     let run_delay_ns = f.next()?.parse().ok()?;
+    let switches = f.next()?.parse().ok()?;
     Some(ThreadTimes {
-        on_cpu_ns,
+        on_cpu_ns: thread_cpu_ns(tid)?,
         run_delay_ns,
+        switches,
+        sleeps: None,
     })
+}
+
+/// Thread `tid`'s voluntary context switches, from its `status` file;
+/// `None` while it sleeps in the kernel: a sleep it is in now was counted
+/// when it began, so no later count would show it.
+#[cfg(target_os = "linux")]
+fn voluntary_switches(tid: i32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
+    let field = |name: &str| s.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
+    let state = field("State:")?;
+    if state.starts_with('S') || state.starts_with('D') {
+        return None;
+    }
+    field("voluntary_ctxt_switches:")?.parse().ok()
+}
+
+/// The calling thread's voluntary context switches: the count its `status`
+/// file shows, without reading a file.
+#[cfg(target_os = "linux")]
+fn own_voluntary_switches() -> Option<u64> {
+    // SAFETY: an all-zero rusage is valid; a valid out pointer.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; RUSAGE_THREAD is Linux's, for the calling thread.
+    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) } != 0 {
+        return None;
+    }
+    Some(u.ru_nvcsw as u64)
+}
+
+/// Thread `tid`'s CPU clock: Linux's clock id of a thread's scheduler
+/// clock is its id, complemented, shifted by three, with the per-thread
+/// and scheduler bits (what `pthread_getcpuclockid` returns).
+#[cfg(target_os = "linux")]
+fn thread_cpu_ns(tid: i32) -> Option<u64> {
+    const CPUCLOCK_PERTHREAD_SCHED: libc::clockid_t = 4 | 2;
+    let id = ((!tid) << 3) | CPUCLOCK_PERTHREAD_SCHED;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out pointer; a clock id of a thread that has exited
+    // fails with EINVAL, which is handled.
+    if unsafe { libc::clock_gettime(id, &mut ts) } != 0 {
+        return None;
+    }
+    Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
 }
 
 /// Whether thread `tid` sleeps in the kernel (state `S` or `D`): blocked in
@@ -263,6 +374,16 @@ fn thread_times(_tid: i32) -> Option<ThreadTimes> {
 }
 
 #[cfg(not(target_os = "linux"))]
+fn voluntary_switches(_tid: i32) -> Option<u64> {
+    None
+}
+
+#[cfg(not(target_os = "linux"))]
+fn own_voluntary_switches() -> Option<u64> {
+    None
+}
+
+#[cfg(not(target_os = "linux"))]
 fn is_blocked_in_kernel(_tid: i32) -> Option<bool> {
     None
 }
@@ -274,13 +395,151 @@ mod tests {
     #[test]
     fn the_kernel_reports_this_thread_as_running() {
         let tid = current_tid().unwrap();
-        // On-CPU time is accounted at ticks: run for a few first.
+        // Run for a while first.
         let start = std::time::Instant::now();
         while start.elapsed() < std::time::Duration::from_millis(20) {
             std::hint::spin_loop();
         }
         assert!(thread_times(tid).unwrap().on_cpu_ns > 0);
         assert_eq!(is_blocked_in_kernel(tid), Some(false));
+    }
+
+    fn times(on_cpu_ms: u64, run_delay_ms: u64, switches: u64) -> ThreadTimes {
+        ThreadTimes {
+            on_cpu_ns: on_cpu_ms * 1_000_000,
+            run_delay_ns: run_delay_ms * 1_000_000,
+            switches,
+            sleeps: None,
+        }
+    }
+
+    fn with_sleeps(t: ThreadTimes, sleeps: u64) -> ThreadTimes {
+        ThreadTimes {
+            sleeps: Some(sleeps),
+            ..t
+        }
+    }
+
+    /// Preempted and robbed by the hypervisor in the same poll: where the
+    /// voluntary switches show it never slept, its CPU time still judges
+    /// it, though it left its CPU.
+    #[test]
+    fn a_preempted_poll_that_never_slept_is_judged_on_its_cpu_time() {
+        let ms = 1_000_000;
+        let note = with_sleeps(times(100, 40, 7), 3);
+        // 1 ms of work, 4 ms waiting for a CPU, 9 ms stolen.
+        let now = with_sleeps(times(101, 44, 8), 3);
+        assert_eq!(busy_bound(14 * ms, 0, &note, &now), ms);
+        // The same switches with a sleep among them: the wall clock judges.
+        let slept = with_sleeps(times(101, 44, 8), 4);
+        assert_eq!(busy_bound(14 * ms, 0, &note, &slept), 10 * ms);
+        // Only one side read: any switch counts as a possible sleep.
+        assert_eq!(busy_bound(14 * ms, 0, &times(100, 40, 7), &now), 10 * ms);
+    }
+
+    /// A note taken while the thread sleeps has no sleeps count: the sleep
+    /// it is in was counted when it began, and it would look awake.
+    #[test]
+    fn a_sleeping_thread_has_no_sleeps_count() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = std::thread::spawn(move || {
+            tx.send(current_tid().unwrap()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        });
+        let tid = rx.recv().unwrap();
+        let mut asleep = false;
+        for _ in 0..25 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            if is_blocked_in_kernel(tid) == Some(true) {
+                asleep = voluntary_switches(tid).is_none();
+                break;
+            }
+        }
+        worker.join().unwrap();
+        assert!(asleep, "a sleeping thread's count was read");
+    }
+
+    #[test]
+    fn this_threads_voluntary_switches_read_the_same_both_ways() {
+        let tid = current_tid().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        let (a, b) = (
+            voluntary_switches(tid).unwrap(),
+            own_voluntary_switches().unwrap(),
+        );
+        assert!(a > 0 && b >= a && b - a <= 1, "{a} {b}");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        assert!(own_voluntary_switches().unwrap() > b, "a sleep is counted");
+    }
+
+    /// A poll with 1 ms of work whose virtual CPU the hypervisor took away
+    /// for 11 ms: the wall clock says 12 ms, none of it a wait the kernel
+    /// saw, and the thread never left its CPU. Its CPU time judges it.
+    #[test]
+    fn steal_time_is_not_blamed_on_a_poll_that_never_left_its_cpu() {
+        let ms = 1_000_000;
+        let note = times(100, 40, 7);
+        assert_eq!(busy_bound(12 * ms, 0, &note, &times(101, 40, 7)), ms);
+        // A note taken 2 ms into the poll: those 2 ms count in full.
+        assert_eq!(
+            busy_bound(12 * ms, 2 * ms, &note, &times(101, 40, 7)),
+            3 * ms
+        );
+    }
+
+    /// A poll that slept in a syscall left its CPU: its CPU time says
+    /// nothing of the sleep, so the wall time less the waits for a CPU
+    /// judges it, and the sleep is blamed.
+    #[test]
+    fn a_poll_that_slept_is_judged_on_the_wall_clock() {
+        let ms = 1_000_000;
+        let note = times(100, 40, 7);
+        // 20 ms of sleep, 1 ms of work, 3 ms waiting for a CPU after.
+        assert_eq!(busy_bound(24 * ms, 0, &note, &times(101, 43, 9)), 21 * ms);
+        // Preempted and nothing else: only the work is left.
+        assert_eq!(busy_bound(24 * ms, 0, &note, &times(101, 63, 8)), ms);
+    }
+
+    /// The CPU clock of another thread of this process, read by its id,
+    /// is exact: it has the CPU time that thread burnt just now.
+    #[test]
+    fn another_threads_cpu_clock_is_read_by_its_id() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::spawn(move || {
+            tx.send(current_tid().unwrap()).unwrap();
+            let own = || {
+                let mut ts = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                // SAFETY: a valid clock id and out pointer.
+                unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+                ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+            };
+            let start = own();
+            while own() - start < 5_000_000 {
+                std::hint::spin_loop();
+            }
+            // Stay alive, parked, until the reader is done.
+            done_rx.recv().unwrap();
+        });
+        let tid = rx.recv().unwrap();
+        let mut cpu = 0;
+        for _ in 0..200 {
+            cpu = thread_times(tid).unwrap().on_cpu_ns;
+            if cpu >= 5_000_000 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        done_tx.send(()).unwrap();
+        worker.join().unwrap();
+        assert!(cpu >= 5_000_000, "{cpu}");
+        assert!(
+            thread_cpu_ns(tid).is_none(),
+            "an exited thread has no clock"
+        );
     }
 
     /// A thread's own first baseline judges its polls while the doctor is
@@ -299,7 +558,10 @@ mod tests {
             "not without a watchdog"
         );
         // With no note at all to judge by, a poll is judged on its wall time.
-        assert_eq!(s.on_cpu_ns(since, 10_000_000_000, false), 10_000_000_000);
+        assert_eq!(
+            s.on_cpu_ns(&clock, since, 10_000_000_000, false),
+            10_000_000_000
+        );
     }
 
     #[test]
@@ -316,7 +578,7 @@ mod tests {
             .any(|b| b.read().is_some_and(|n| n.tick <= since)));
         // Waiting in a syscall is not waiting for a CPU.
         std::thread::sleep(std::time::Duration::from_millis(20));
-        let on_cpu = s.on_cpu_ns(since, 20_000_000, false);
+        let on_cpu = s.on_cpu_ns(&clock, since, 20_000_000, false);
         assert!(on_cpu > 15_000_000, "{on_cpu}");
     }
 }

@@ -79,8 +79,9 @@ pub(super) const ROWS: &[MetricDef] = &[
         Counter,
         &[],
         "Polls past the blocking threshold on the wall clock whose worker mostly waited for a \
-         CPU (the OS preempted it: more runnable threads than cores). Not blamed on the code; \
-         a rising rate means the host is oversubscribed.",
+         CPU (the OS preempted it: more runnable threads than cores; or a hypervisor took the \
+         virtual CPU away: steal time). Not blamed on the code; a rising rate means the host \
+         is oversubscribed.",
     ),
     doctor(
         "tokio_doctor_stalls_total",
