@@ -467,17 +467,15 @@ fn claim_slot<'a>(
 /// `wall_ns` when this thread keeps no state for that doctor (there are no
 /// notes to judge by). Slow path only: it reads `/proc`.
 #[cold]
-pub(crate) fn on_cpu_ns(owner: u64, since: u64, wall_ns: u64) -> u64 {
+pub(crate) fn on_cpu_ns(owner: u64, clock: &quanta::Clock, since: u64, wall_ns: u64) -> u64 {
     STATES
         .try_with(|cell| {
             let slots = cell.try_borrow().ok()?;
             let st = slots.0.iter().flatten().find(|st| st.owner == owner)?;
-            let shared = st.owner_ref.upgrade()?;
-            let watched = shared.started.load(Relaxed);
             Some(
                 st.shard
                     .sched
-                    .on_cpu_ns(&shared.clock, since, wall_ns, watched),
+                    .on_cpu_ns(clock, since, wall_ns, st.watched()),
             )
         })
         .ok()

@@ -233,7 +233,7 @@ impl Judge {
     fn slow_poll(&self, since: u64, wall_ns: u64) {
         let j = &self.route.judging;
         let polls = &self.route.polls;
-        let on_cpu = crate::layer::thread_state::on_cpu_ns(j.owner, since, wall_ns);
+        let on_cpu = crate::layer::thread_state::on_cpu_ns(j.owner, &j.clock, since, wall_ns);
         if on_cpu >= j.threshold_ns {
             polls.slow.fetch_add(1, Relaxed);
             polls.slow_ns.fetch_add(on_cpu, Relaxed);
