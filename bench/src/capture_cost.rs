@@ -142,6 +142,47 @@ fn round(o: &Options, capture: bool) -> Round {
     })
 }
 
+/// The watchdog's CPU time per second while every worker is busy with
+/// short polls (50 us each, yielding between: healthy, nothing stalls) for
+/// `secs`: with capture on, it sends the runtime a wake every quarter
+/// threshold then, to learn at once when the runtime stops answering.
+fn busy_watchdog_cpu_ms_per_s(capture: bool, secs: u64) -> f64 {
+    let doctor = tokio_doctor::Doctor::builder()
+        .no_endpoint()
+        .stack_capture(capture)
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let _running = doctor.start().unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let cpu0 = thread_cpu_ns("tokio-doctor-wa");
+        let until = Instant::now() + Duration::from_secs(secs);
+        let busy: Vec<_> = (0..4)
+            .map(|_| {
+                tokio::spawn(async move {
+                    while Instant::now() < until {
+                        let t = Instant::now();
+                        while t.elapsed() < Duration::from_micros(50) {
+                            std::hint::spin_loop();
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for b in busy {
+            b.await.unwrap();
+        }
+        let cpu1 = thread_cpu_ns("tokio-doctor-wa");
+        cpu1.saturating_sub(cpu0) as f64 / 1e6 / secs as f64
+    })
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -165,7 +206,10 @@ fn main() {
         first.doctor_cpu_ns as f64 / 1e6
     );
     let (mut added, mut cpu_on, mut cpu_off) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut busy_on, mut busy_off) = (Vec::new(), Vec::new());
     for r in 0..o.rounds {
+        busy_on.push(busy_watchdog_cpu_ms_per_s(true, 2));
+        busy_off.push(busy_watchdog_cpu_ms_per_s(false, 2));
         let (on, off) = if r % 2 == 0 {
             let on = round(&o, true);
             (on, round(&o, false))
@@ -207,5 +251,10 @@ fn main() {
         "| watchdog CPU per round with capture off (its own looks, {} stalls) | {:.2} ms |",
         o.stalls,
         median(cpu_off)
+    );
+    println!(
+        "| watchdog CPU per second, every worker busy with 50 us polls, nothing stalled: capture on / off | {:.2} / {:.2} ms |",
+        median(busy_on),
+        median(busy_off)
     );
 }

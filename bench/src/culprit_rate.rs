@@ -194,6 +194,7 @@ fn hash_chunk() -> u64 {
 fn main() {
     let mut stalls = 20;
     let mut stall_ms = 20;
+    let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || -> usize {
@@ -204,7 +205,10 @@ fn main() {
         match a.as_str() {
             "--stalls" => stalls = value(),
             "--stall-ms" => stall_ms = value() as u64,
-            other => panic!("unknown argument {other}; options: --stalls N --stall-ms N"),
+            "--mode" => only = args.next(),
+            other => panic!(
+                "unknown argument {other}; options: --stalls N --stall-ms N --mode NAME (a row's name, e.g. \"no span\")"
+            ),
         }
     }
     let stall = Duration::from_millis(stall_ms);
@@ -227,6 +231,9 @@ fn main() {
     );
     println!("|---|---:|---:|---:|");
     for mode in modes {
+        if only.as_ref().is_some_and(|m| m != mode.name()) {
+            continue;
+        }
         let (got, expected) = run(mode, stalls, stall);
         println!(
             "| {} | {expected:.0} | {got:.0} | {:.0}% |",

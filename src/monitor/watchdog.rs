@@ -41,55 +41,87 @@ pub(crate) fn spawn(
                 any(target_arch = "x86_64", target_arch = "aarch64")
             ))]
             let mut unmarked = crate::monitor::stack::unmarked::Unmarked::default();
+            // The full look runs every `interval`; between two, the unmarked
+            // sampler may ask for a nearer look while the runtime lags (its
+            // samples of a stall must span the threshold before it ends).
+            let mut full_due = Instant::now() + interval;
+            let mut nap = interval;
             while !stop.load(Relaxed) {
-                std::thread::sleep(interval);
+                std::thread::sleep(nap);
                 let Some(shared) = weak.upgrade() else { return };
-                shared.sample_threads();
-                let stalls = shared.running_stalls();
-                // Forget stalls whose poll has ended; a stall that dips under
-                // the threshold for one look and comes back is still one stall.
-                let current = shared.current_polls();
-                seen.retain(|id| current.contains(id));
-                stacks.forget_ended(&shared, &current);
-                for s in &stalls {
-                    let new = seen.insert(s.identity);
-                    if new {
-                        *lock(&shared.stall_counts).entry(s.site).or_default() += 1;
-                    }
-                    let due = new && logged.get(&s.site).is_none_or(|t| t.elapsed() >= LOG_EVERY);
-                    let log = due
-                        .then(|| shared.sites.get(s.site).meta.get())
-                        .flatten()
-                        .map(|meta| {
-                            logged.insert(s.site, Instant::now());
-                            Log {
-                                span: meta.span.clone(),
-                                location: meta.location.clone(),
-                                thread: s.thread.clone(),
-                                running_ms: s.running_ns / 1_000_000,
-                            }
-                        });
-                    // With a capture, the stacks thread logs once it has
-                    // named the culprit; without one, log now.
-                    if let Some(log) = stacks.sample(&shared, s, log) {
-                        tracing::warn!(
-                            target: "tokio_doctor",
-                            span = %log.span,
-                            location = %log.location,
-                            thread = %log.thread,
-                            running_ms = log.running_ms,
-                            "a poll is blocking a runtime worker right now (see /doctor)"
-                        );
-                    }
+                if Instant::now() >= full_due {
+                    full_due = Instant::now() + interval;
+                    full_look(&shared, &mut seen, &mut logged, &mut stacks);
                 }
+                #[allow(unused_mut)]
+                let mut soon = interval;
                 #[cfg(all(
                     target_os = "linux",
                     any(target_arch = "x86_64", target_arch = "aarch64")
                 ))]
-                unmarked.tick(&shared, &handle);
+                if let Some(ns) = unmarked.tick(&shared, &handle) {
+                    soon = soon.min(Duration::from_nanos(ns));
+                }
+                nap = full_due
+                    .saturating_duration_since(Instant::now())
+                    .min(soon)
+                    .max(MIN_NAP);
             }
         })?;
     Ok(())
+}
+
+/// The shortest sleep between two looks: a look that is due now still
+/// leaves the CPU to the workers for a moment.
+const MIN_NAP: Duration = Duration::from_micros(200);
+
+/// The watchdog's look every interval: notes each thread's scheduler stats,
+/// counts and logs the marked stalls running now, and captures their stacks
+/// where due.
+fn full_look(
+    shared: &Arc<Shared>,
+    seen: &mut HashSet<(usize, u64)>,
+    logged: &mut HashMap<u32, Instant>,
+    stacks: &mut Stacks,
+) {
+    shared.sample_threads();
+    let stalls = shared.running_stalls();
+    // Forget stalls whose poll has ended; a stall that dips under
+    // the threshold for one look and comes back is still one stall.
+    let current = shared.current_polls();
+    seen.retain(|id| current.contains(id));
+    stacks.forget_ended(shared, &current);
+    for s in &stalls {
+        let new = seen.insert(s.identity);
+        if new {
+            *lock(&shared.stall_counts).entry(s.site).or_default() += 1;
+        }
+        let due = new && logged.get(&s.site).is_none_or(|t| t.elapsed() >= LOG_EVERY);
+        let log = due
+            .then(|| shared.sites.get(s.site).meta.get())
+            .flatten()
+            .map(|meta| {
+                logged.insert(s.site, Instant::now());
+                Log {
+                    span: meta.span.clone(),
+                    location: meta.location.clone(),
+                    thread: s.thread.clone(),
+                    running_ms: s.running_ns / 1_000_000,
+                }
+            });
+        // With a capture, the stacks thread logs once it has
+        // named the culprit; without one, log now.
+        if let Some(log) = stacks.sample(shared, s, log) {
+            tracing::warn!(
+                target: "tokio_doctor",
+                span = %log.span,
+                location = %log.location,
+                thread = %log.thread,
+                running_ms = log.running_ms,
+                "a poll is blocking a runtime worker right now (see /doctor)"
+            );
+        }
+    }
 }
 
 /// What the watchdog would log of a new stall.

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use crate::state::frames::{FrameName, StallStack};
 use crate::state::location::Origin;
-use crate::state::shard::{slot_state, ThreadShard};
+use crate::state::shard::{slot_state, CaptureSlot, ThreadShard};
 use crate::state::Shared;
 use crate::util::lock;
 
@@ -52,6 +52,18 @@ pub(crate) struct Raw {
 /// the worker and at most [`CAPTURE_TIMEOUT`] of the watchdog: naming the
 /// frames is left to the stacks thread ([`submit`]).
 pub(crate) fn capture(shard: &ThreadShard) -> Option<Raw> {
+    collect(request(shard)?)
+}
+
+/// A capture asked of a thread and not yet collected.
+pub(crate) struct Requested<'a> {
+    slot: &'a CaptureSlot,
+    start: Instant,
+}
+
+/// Asks `shard`'s thread for its stack without waiting for the answer, so
+/// that several threads are interrupted at once and answer side by side.
+pub(crate) fn request(shard: &ThreadShard) -> Option<Requested<'_>> {
     let slot = shard.capture.as_ref()?;
     let sig = signal::signal()?;
     let armed = [slot_state::IDLE, slot_state::DONE]
@@ -68,7 +80,16 @@ pub(crate) fn capture(shard: &ThreadShard) -> Option<Raw> {
         slot.state.store(slot_state::IDLE, Release);
         return None;
     }
-    let start = Instant::now();
+    Some(Requested {
+        slot,
+        start: Instant::now(),
+    })
+}
+
+/// Waits for a requested capture, [`CAPTURE_TIMEOUT`] at most from its
+/// request (the handler already writing gets twice that).
+pub(crate) fn collect(r: Requested<'_>) -> Option<Raw> {
+    let Requested { slot, start } = r;
     loop {
         match slot.state.load(Acquire) {
             slot_state::DONE => break,
@@ -231,6 +252,13 @@ fn send(msg: Msg) -> bool {
 }
 
 fn stacks_thread(rx: mpsc::Receiver<Msg>) {
+    // Naming frames can wait; the stalled workers and the watchdog, which
+    // times the next capture, cannot: on a host with few cores this thread
+    // yields the CPU to them.
+    // SAFETY: changes only this thread's nice value (per thread on Linux).
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
+    }
     let mut samplers: HashMap<StallId, StallSampler> = HashMap::new();
     let mut runs = unmarked::Runs::default();
     while let Ok(msg) = rx.recv() {

@@ -5,12 +5,16 @@
 //! The watchdog knows a poll is running only where a span marked it. When
 //! none is marked but the lag probe is late by more than the threshold right
 //! now, or a wake the watchdog sent a runtime with no parked worker has
-//! waited half the threshold (`state::ping`: it learns this between two
-//! deadlines of the probe), the runtime is stalled and nothing says where,
+//! waited a quarter threshold (`state::ping`: it learns this between two
+//! deadlines of the probe; while every worker is busy it sends one every
+//! quarter threshold), the runtime is stalled and nothing says where,
 //! so the watchdog samples the stack of every runtime worker in no marked
-//! poll, again and again while the lag lasts (every half threshold at
+//! poll, again and again while the lag lasts (every quarter threshold at
 //! first, then at doubling gaps, [`MAX_SAMPLES`] at most, then it rests a
-//! second).
+//! second). A parked worker is never interrupted, nor one that parked less
+//! than a quarter threshold ago: when the host stops the whole machine for
+//! a while (steal), the probe is late but the workers park as usual. All
+//! due workers are asked at once and answer side by side.
 //!
 //! Only the runtime's lateness decides when to look. A worker that has not parked for a
 //! while is no sign: a task that yields every millisecond keeps its worker
@@ -22,7 +26,7 @@
 //! probe on time is not seen this way (spans, `tokio_unstable`'s task
 //! spans or `Doctor::install_poll_hooks` mark its poll). A worker is stuck in one poll,
 //! rather than busy with many polls of the same code, when across at least
-//! three consecutive samples spanning the threshold: every sample is inside
+//! three consecutive samples spanning half the threshold: every sample is inside
 //! a task poll (`tokio::runtime::task::raw::poll` is on the stack, so a
 //! parked worker never counts); the innermost frame of the service's own
 //! code is the same function; and the stack bytes of the frames between
@@ -30,10 +34,14 @@
 //! as they are while their callee runs, and hold the polled task's own
 //! pointers, so the next task's poll through the same code differs there.
 //! When the worker's metrics move (it parked), the run ends. Such a worker is reported as a
-//! `blocking_poll` with the span `(no span)` at that frame's `file:line`.
+//! `blocking_poll` with the span `(no span)` at that frame's `file:line`,
+//! once the time it was already stuck at the first sample plus the time the
+//! samples span reaches the threshold.
 //!
-//! The blocked time is an estimate: how late the probe (or the wake)
-//! already was at the first sample, plus the time the samples span. While the runtime lags,
+//! The blocked time is an estimate: how long the worker was already stuck
+//! at the first sample (how late the probe or the wake was, or, if longer,
+//! how long its progress in tokio's metrics had not moved: no park and no
+//! maintenance, so 61 polls at most), plus the time the samples span. While the runtime lags,
 //! each worker costs up to [`MAX_SAMPLES`] captures a second.
 
 use std::collections::HashMap;
@@ -90,6 +98,8 @@ struct Due {
     last_at: u64,
     gap_ns: u64,
     progress: Progress,
+    /// When the watchdog first saw this progress.
+    seen_at: u64,
 }
 
 /// How long a worker that used up its samples while the runtime still lags
@@ -107,23 +117,48 @@ pub(crate) struct Unmarked {
 impl Unmarked {
     /// One look, once per watchdog tick: while the runtime lags, samples the
     /// workers that are due; ends every worker's run once it does not.
-    pub(crate) fn tick(&mut self, shared: &Arc<Shared>, handle: &tokio::runtime::Handle) {
+    /// Returns how soon (ns) it wants the next look, where that is sooner
+    /// than the watchdog's interval may be: while a wake waits or the
+    /// runtime lags.
+    pub(crate) fn tick(
+        &mut self,
+        shared: &Arc<Shared>,
+        handle: &tokio::runtime::Handle,
+    ) -> Option<u64> {
         if !shared.config.stack_capture {
-            return;
+            return None;
         }
         let threshold = shared.ns.blocking_poll_threshold;
+        let gap = threshold / 4;
         let now = shared.clock.raw();
         // Between two deadlines of the lag probe, a wake of a runtime whose
-        // workers are all busy says as much: unanswered for half the
+        // workers are all busy says as much: unanswered for a quarter
         // threshold, every worker has been in a poll (or a row of polls)
-        // that long. Sampling starts then, and a stall of twice the
-        // threshold is still running when the samples span the threshold.
+        // that long. Sampling starts then, so that a stall of twice the
+        // threshold is still running when three samples a quarter threshold
+        // apart have seen it.
         let waiting_ns = shared.ping.outstanding_ns(&shared.clock, now);
+        let mut soon: Option<u64> = None;
+        let mut want = |ns: u64| soon = Some(soon.map_or(ns, |s| s.min(ns)));
         if waiting_ns == 0 && every_worker_busy(handle) {
             shared.ping.send(now);
+            // Answered at once, as on a busy healthy runtime, the next wake
+            // goes a quarter threshold later, not a whole interval: a stall
+            // that began just after it is then found in time. Looks this
+            // often only while every worker is busy.
+            want(gap);
         }
-        let late_ns = shared.lag_late_ns().max(waiting_ns);
-        let lagging = late_ns >= threshold || waiting_ns >= threshold / 2;
+        let probe_late_ns = shared.lag_late_ns();
+        let late_ns = probe_late_ns.max(waiting_ns);
+        let lagging = late_ns >= threshold || waiting_ns >= gap;
+        if !lagging {
+            if waiting_ns > 0 {
+                want(gap - waiting_ns);
+            }
+            if probe_late_ns > 0 {
+                want(threshold - probe_late_ns);
+            }
+        }
         let workers = shared.unmarked_workers();
         self.due.retain(|key, d| {
             let keep = workers.iter().any(|w| Arc::as_ptr(w) as usize == *key);
@@ -136,9 +171,11 @@ impl Unmarked {
         let fresh = |p| Due {
             taken: 0,
             last_at: 0,
-            gap_ns: threshold / 2,
+            gap_ns: gap,
             progress: p,
+            seen_at: now,
         };
+        let mut picked = Vec::new();
         for w in workers {
             let key = Arc::as_ptr(&w) as usize;
             let Some(p) = w.worker.and_then(|i| progress(handle, i)) else {
@@ -156,22 +193,52 @@ impl Unmarked {
                 if d.taken > 0 {
                     super::unmarked_ended(shared, key);
                     d.taken = 0;
-                    d.gap_ns = threshold / 2;
+                    d.gap_ns = gap;
                 }
                 continue;
             }
+            if p.1 % 2 == 1 {
+                // Parked (an odd park/unpark count): in no poll at all.
+                continue;
+            }
+            if d.taken == 0 {
+                // A worker is sampled only once it has gone a quarter
+                // threshold without parking: a runtime late because the
+                // host stopped the whole machine for a while (steal) has
+                // workers that park as usual, and they are never
+                // interrupted.
+                let seen_ns = shared.clock.delta_as_nanos(d.seen_at, now);
+                if seen_ns < gap {
+                    want(gap - seen_ns);
+                    continue;
+                }
+            }
             if d.taken >= MAX_SAMPLES {
-                if shared.clock.delta_as_nanos(d.last_at, now) < REST_NS {
+                let rested = shared.clock.delta_as_nanos(d.last_at, now);
+                if rested < REST_NS {
                     continue;
                 }
                 super::unmarked_ended(shared, key);
                 d.taken = 0;
-                d.gap_ns = threshold / 2;
+                d.gap_ns = gap;
             }
-            if d.taken > 0 && shared.clock.delta_as_nanos(d.last_at, now) < d.gap_ns {
-                continue;
+            if d.taken > 0 {
+                let since = shared.clock.delta_as_nanos(d.last_at, now);
+                if since < d.gap_ns {
+                    want(d.gap_ns - since);
+                    continue;
+                }
             }
-            let Some(raw) = super::capture(&w) else {
+            picked.push((key, w));
+        }
+        // Every due worker is asked first and all answer side by side: one
+        // that waits for a CPU does not hold back the others' samples.
+        let asked: Vec<_> = picked
+            .iter()
+            .map(|(key, w)| (*key, w, super::request(w)))
+            .collect();
+        for (key, w, asked) in asked {
+            let Some(raw) = asked.and_then(super::collect) else {
                 continue;
             };
             if w.poll_since.load(std::sync::atomic::Ordering::Acquire) != 0 {
@@ -179,13 +246,29 @@ impl Unmarked {
                 // watchdog owns that one, and this copy is not unmarked.
                 continue;
             }
+            let Some(d) = self.due.get_mut(&key) else {
+                continue;
+            };
+            // When it answered: the samples' span is timed from their
+            // copies, not from when they were asked for.
+            let at = shared.clock.raw();
             d.taken += 1;
-            d.last_at = now;
+            d.last_at = at;
             if d.taken >= EVEN_SAMPLES {
                 d.gap_ns = d.gap_ns.saturating_mul(2);
             }
-            super::submit_unmarked(shared, key, w.thread.clone(), now, late_ns, raw);
+            if d.taken < MAX_SAMPLES {
+                want(d.gap_ns);
+            }
+            // How long it has been stuck, as far as is known without its
+            // stack: the runtime's wait, or the time since its progress last
+            // moved (no park and no maintenance since, so 61 polls at most),
+            // whichever is longer.
+            let frozen_ns = shared.clock.delta_as_nanos(d.seen_at, at);
+            let stuck_ns = late_ns.max(frozen_ns);
+            super::submit_unmarked(shared, key, w.thread.clone(), at, stuck_ns, raw);
         }
+        soon
     }
 }
 
@@ -281,10 +364,11 @@ impl Runs {
         run.samples += 1;
         let verdict = run.sampler.add(Some(frames));
         let spanned_ns = shared.clock.delta_as_nanos(run.first_at, at);
-        if run.samples < MIN_SAMPLES || spanned_ns < shared.ns.blocking_poll_threshold {
+        let threshold = shared.ns.blocking_poll_threshold;
+        let blocked_ns = run.late_ns.saturating_add(spanned_ns);
+        if run.samples < MIN_SAMPLES || spanned_ns < threshold / 2 || blocked_ns < threshold {
             return;
         }
-        let blocked_ns = run.late_ns.saturating_add(spanned_ns);
         let new = run.site.is_none();
         let site = *run.site.get_or_insert_with(|| site_of(shared, &culprit));
         run.sampler.site = site;
