@@ -15,6 +15,11 @@ use crate::layer::DoctorLayer;
 use crate::state::Shared;
 use crate::Error;
 
+/// The file every monitor task of the doctor is spawned in: their task
+/// spans (and poll hooks) carry it as their spawn location, which is how
+/// the layer tells them from the service's tasks.
+pub(crate) const MONITORS_FILE: &str = file!();
+
 /// Watches a tokio service. Cheap to clone; all clones share one state.
 ///
 /// # Examples
@@ -113,6 +118,7 @@ impl Doctor {
                 Err(e) => eprintln!("tokio-doctor: running without its endpoint: {e}"),
             }
         }
+        // Every monitor task is spawned in this file (`MONITORS_FILE`).
         tasks.push(handle.spawn(crate::monitor::lag::run(shared.clone())));
         #[cfg(all(
             target_os = "linux",
@@ -293,3 +299,6 @@ impl Shared {
         Arc::new(Shared::new(config, crate::export::runtime_metric))
     }
 }
+
+#[cfg(all(test, tokio_unstable))]
+mod own_monitors_tests;

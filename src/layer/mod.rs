@@ -183,11 +183,13 @@ impl DoctorCore {
         attrs.record(&mut loc);
         let file = loc.file()?;
         let key = Sites::location_key(file, loc.line, loc.col);
-        Some(self.shared.sites.intern(key, || SiteMeta {
+        let site = self.shared.sites.intern(key, || SiteMeta {
             span: "runtime.spawn".to_string(),
             target: meta.target().to_string(),
             location: format!("{}:{}", stable_path(file, &[]), loc.line),
-        }))
+        });
+        self.shared.sites.note_spawn_file(site, file);
+        Some(site)
     }
 
     #[cold]
@@ -227,6 +229,9 @@ impl DoctorCore {
 #[cold]
 pub(crate) fn record_slow_poll(shared: &Shared, slow: SlowPoll) {
     let b = &shared.sites.get(slow.site).blocking;
+    if b.own.load(Relaxed) {
+        return;
+    }
     b.polls.fetch_add(1, Relaxed);
     b.total_ns.fetch_add(slow.elapsed_ns, Relaxed);
     b.self_ns.fetch_add(slow.self_ns, Relaxed);

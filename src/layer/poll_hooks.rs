@@ -82,6 +82,7 @@ fn site_of(shared: &Shared, at: &'static Location<'static>) -> u32 {
         target: "tokio::task".to_string(),
         location: format!("{}:{}", stable_path(at.file(), &[]), at.line()),
     });
+    shared.sites.note_spawn_file(site, at.file());
     let _ = SITES.try_with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
             c[slot] = (shared.id, addr, site);

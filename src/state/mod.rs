@@ -234,6 +234,9 @@ impl Shared {
                 continue;
             }
             let site = s.poll_site.load(Relaxed);
+            if self.sites.get(site).blocking.own.load(Relaxed) {
+                continue; // The doctor's own monitor (see `Sites::note_spawn_file`).
+            }
             // The poll may have ended and another begun between the two
             // loads; re-read to keep the (since, site) pair consistent.
             if s.poll_since.load(Acquire) != since {

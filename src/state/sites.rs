@@ -41,6 +41,9 @@ pub(crate) struct BlockingStats {
     pub(crate) total_ns: AtomicU64,
     pub(crate) worst_ns: AtomicU64,
     pub(crate) self_ns: AtomicU64,
+    /// The site is one of the doctor's own monitor tasks (see
+    /// [`Sites::note_spawn_file`]): its polls are never reported.
+    pub(crate) own: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -104,6 +107,18 @@ pub(crate) struct Sites {
 }
 
 impl Sites {
+    /// Notes that `site` is a task spawned at `file`: where that is the
+    /// file the doctor spawns its own monitors in (the sampler, the lag
+    /// probe, the wake answer), their polls are never reported. Only tokio's
+    /// task spans and poll hooks (`tokio_unstable`) mark those polls at all;
+    /// on stable tokio nothing does, and a finding that tells the service to
+    /// move the doctor's own work into `spawn_blocking` helps no one.
+    pub(crate) fn note_spawn_file(&self, site: u32, file: &str) {
+        if file == crate::doctor::MONITORS_FILE {
+            self.get(site).blocking.own.store(true, Relaxed);
+        }
+    }
+
     pub(crate) fn new(cap: usize) -> Sites {
         let slots: Box<[Site]> = (0..=cap).map(|_| Site::default()).collect();
         let _ = slots[0].meta.set(SiteMeta {

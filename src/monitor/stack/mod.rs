@@ -252,13 +252,6 @@ fn send(msg: Msg) -> bool {
 }
 
 fn stacks_thread(rx: mpsc::Receiver<Msg>) {
-    // Naming frames can wait; the stalled workers and the watchdog, which
-    // times the next capture, cannot: on a host with few cores this thread
-    // yields the CPU to them.
-    // SAFETY: changes only this thread's nice value (per thread on Linux).
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
-    }
     let mut samplers: HashMap<StallId, StallSampler> = HashMap::new();
     let mut runs = unmarked::Runs::default();
     while let Ok(msg) = rx.recv() {
