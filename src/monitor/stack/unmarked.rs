@@ -207,9 +207,11 @@ impl Unmarked {
                 // host stopped the whole machine for a while (steal) has
                 // workers that park as usual, and they are never
                 // interrupted.
+                // No sooner look is asked for it: a worker that keeps
+                // parking would have the watchdog look every quarter
+                // threshold for as long as the runtime lags.
                 let seen_ns = shared.clock.delta_as_nanos(d.seen_at, now);
                 if seen_ns < gap {
-                    want(gap - seen_ns);
                     continue;
                 }
             }
