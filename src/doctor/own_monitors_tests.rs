@@ -25,6 +25,10 @@ fn monitor_sites(doctor: &Doctor) -> Vec<(u32, bool)> {
         .collect()
 }
 
+/// One of these tests at a time: a doctor's runtime with poll hooks and no
+/// subscriber, running beside the other test, left its task spans unseen.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn slow(site: u32) -> SlowPoll {
     SlowPoll {
         elapsed_ns: 50_000_000,
@@ -35,6 +39,7 @@ fn slow(site: u32) -> SlowPoll {
 
 #[test]
 fn the_doctors_own_tasks_are_marked_and_their_slow_polls_not_counted() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let doctor = Doctor::builder().no_endpoint().build().unwrap();
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(doctor.layer()));
     let for_threads = dispatch.clone();
@@ -81,6 +86,7 @@ fn the_doctors_own_tasks_are_marked_and_their_slow_polls_not_counted() {
 
 #[test]
 fn poll_hooks_mark_the_doctors_own_tasks_too() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let doctor = Doctor::builder().no_endpoint().build().unwrap();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.worker_threads(2).enable_all();
