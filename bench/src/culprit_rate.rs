@@ -17,11 +17,17 @@
 //! - `no span`: the stalling task has no span (stable tokio: seen only
 //!   while the lag probe is late, see `monitor::stack::unmarked`; with
 //!   `tokio_unstable`, tokio's task spans mark it);
-//! - `no span, both workers`: two such tasks at once, so the runtime lags;
+//! - `no span, both workers`: two such tasks at once, so the runtime lags
+//!   (the two meet before they stall, so both stalls run side by side; a
+//!   pair that tokio ran on one worker is spawned again, and how many were
+//!   is printed);
 //! - `tokio_doctor::spawn`: no span, the task spawned by the doctor's
 //!   `spawn`, which marks its polls;
 //! - `monitor_job`: no span, the task wrapped in `Doctor::monitor_job`,
 //!   which marks its polls too;
+//! - `a route behind TaskMonitorLayer`: no span, an axum handler on
+//!   loopback that stalls, behind the doctor's `TaskMonitorLayer` (whose
+//!   future marks the route's polls), one request at a time;
 //! - `poll hooks` (`tokio_unstable` only): no span, no doctor layer, tokio's
 //!   poll hooks installed with `Doctor::install_poll_hooks`.
 //!
@@ -34,9 +40,28 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 use tracing_subscriber::prelude::*;
 
-/// The service's own function: `d` of CPU work without yielding.
+/// The service's own function: `d` of CPU work without yielding; with a
+/// `meeting`, only once the other task of the pair has met it there (the
+/// wait is in this function too, so a sample of it names the same frame),
+/// and not at all if it did not.
 #[inline(never)]
-fn hash_password(d: Duration) -> u64 {
+fn hash_password(d: Duration, meeting: Option<&Meeting>) -> Option<u64> {
+    use std::sync::atomic::Ordering::{AcqRel, Acquire};
+    if let Some(m) = meeting.map(|m| &m.state) {
+        // 0: empty; 1: the first waits; 2: both go; 3: the first gave up.
+        if m.compare_exchange(0, 1, AcqRel, Acquire).is_err() {
+            m.compare_exchange(1, 2, AcqRel, Acquire).ok()?;
+        } else {
+            let start = Instant::now();
+            while m.load(Acquire) != 2 && start.elapsed() < Duration::from_millis(2) {
+                std::hint::spin_loop();
+            }
+            // Gave up, unless the second arrived just now.
+            if m.compare_exchange(1, 3, AcqRel, Acquire).is_ok() {
+                return None;
+            }
+        }
+    }
     let start = Instant::now();
     let mut x = 0u64;
     while start.elapsed() < d {
@@ -44,12 +69,18 @@ fn hash_password(d: Duration) -> u64 {
             x = x.rotate_left(7) ^ k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         }
     }
-    std::hint::black_box(x)
+    Some(std::hint::black_box(x))
 }
 
 #[inline(never)]
 fn login(d: Duration) -> u64 {
-    hash_password(d) ^ 1
+    hash_password(d, None).unwrap_or(0) ^ 1
+}
+
+/// [`login`] for one task of a pair: `None` when the pair did not meet.
+#[inline(never)]
+fn login_met(d: Duration, meeting: &Meeting) -> Option<u64> {
+    hash_password(d, Some(meeting)).map(|x| x ^ 1)
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -59,6 +90,7 @@ enum Mode {
     NoSpanBoth,
     DoctorSpawn,
     MonitorJob,
+    Route,
     #[cfg(tokio_unstable)]
     PollHooks,
 }
@@ -71,6 +103,7 @@ impl Mode {
             Mode::NoSpanBoth => "no span, both workers",
             Mode::DoctorSpawn => "no span, tokio_doctor::spawn",
             Mode::MonitorJob => "no span, monitor_job",
+            Mode::Route => "no span, a route behind TaskMonitorLayer",
             #[cfg(tokio_unstable)]
             Mode::PollHooks => "poll hooks, no layer",
         }
@@ -138,8 +171,14 @@ fn run(mode: Mode, stalls: usize, stall: Duration) -> (f64, f64) {
                 }
             });
         }
+        let route = if mode == Mode::Route {
+            Some(serve_login(&doctor, stall).await)
+        } else {
+            None
+        };
         tokio::time::sleep(Duration::from_millis(300)).await;
         let mut expected = 0.0;
+        let mut respawned = 0;
         for _ in 0..stalls {
             match mode {
                 Mode::Span => {
@@ -151,11 +190,30 @@ fn run(mode: Mode, stalls: usize, stall: Duration) -> (f64, f64) {
                     expected += 1.0;
                 }
                 Mode::NoSpanBoth => {
-                    let a = tokio::spawn(async move { login(stall) });
-                    let b = tokio::spawn(async move { login(stall) });
-                    a.await.unwrap();
-                    b.await.unwrap();
-                    expected += 2.0;
+                    // The runtime lags only while both workers are stuck,
+                    // and tokio may run both tasks on one worker, one after
+                    // the other: the two meet first (see `Meeting`), and a
+                    // pair that did not meet is spawned again.
+                    for _ in 0..10 {
+                        let meeting = std::sync::Arc::new(Meeting::default());
+                        let stuck = move |m: std::sync::Arc<Meeting>| login_met(stall, &m);
+                        let a = tokio::spawn({
+                            let m = meeting.clone();
+                            async move { stuck(m) }
+                        });
+                        let b = tokio::spawn(async move { stuck(meeting) });
+                        let (a, b) = (a.await.unwrap(), b.await.unwrap());
+                        if a.is_some() && b.is_some() {
+                            expected += 2.0;
+                            break;
+                        }
+                        respawned += 1;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                Mode::Route => {
+                    request_login(route.expect("the route's server")).await;
+                    expected += 1.0;
                 }
                 Mode::MonitorJob => {
                     tokio::spawn(doctor.monitor_job("login-job", async move { login(stall) }))
@@ -178,8 +236,51 @@ fn run(mode: Mode, stalls: usize, stall: Duration) -> (f64, f64) {
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         tokio::time::sleep(Duration::from_millis(200)).await;
+        if mode == Mode::NoSpanBoth {
+            eprintln!(
+                "{}: {respawned} pairs that did not meet (on one worker) were spawned again",
+                mode.name()
+            );
+        }
         (named(&doctor.render_prometheus()), expected)
     })
+}
+
+/// Where the two tasks of a pair meet before they stall (in
+/// [`hash_password`], each spinning on its worker): both go only when the
+/// second arrives while the first waits, which two tasks on one worker
+/// cannot do (the first gives up after 2 ms, well under the threshold, and
+/// the second then finds it gone).
+#[derive(Default)]
+struct Meeting {
+    state: std::sync::atomic::AtomicU8,
+}
+
+/// An axum app on loopback whose `/login` route, behind
+/// `TaskMonitorLayer` and in no span, calls [`login`]: its address.
+async fn serve_login(doctor: &tokio_doctor::Doctor, stall: Duration) -> std::net::SocketAddr {
+    let app = axum::Router::new()
+        .route(
+            "/login",
+            axum::routing::get(move || async move { login(stall).to_string() }),
+        )
+        .layer(tokio_doctor::TaskMonitorLayer::new(doctor));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// One request to the `/login` route, read to its end.
+async fn request_login(addr: std::net::SocketAddr) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(b"GET /login HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    conn.read_to_end(&mut response).await.unwrap();
+    assert!(response.starts_with(b"HTTP/1.1 200"), "the route answers");
 }
 
 /// A short burst of work, well within the threshold.
@@ -218,6 +319,7 @@ fn main() {
         Mode::NoSpanBoth,
         Mode::DoctorSpawn,
         Mode::MonitorJob,
+        Mode::Route,
         #[cfg(tokio_unstable)]
         Mode::PollHooks,
     ];
