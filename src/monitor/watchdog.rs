@@ -50,8 +50,8 @@ pub(crate) fn spawn(
                 std::thread::sleep(nap);
                 let Some(shared) = weak.upgrade() else { return };
                 if Instant::now() >= full_due {
-                    full_due = Instant::now() + interval;
-                    full_look(&shared, &mut seen, &mut logged, &mut stacks);
+                    let crossing = full_look(&shared, &mut seen, &mut logged, &mut stacks);
+                    full_due = Instant::now() + crossing.map_or(interval, |c| c.min(interval));
                 }
                 #[allow(unused_mut)]
                 let mut soon = interval;
@@ -77,18 +77,20 @@ const MIN_NAP: Duration = Duration::from_micros(200);
 
 /// The watchdog's look every interval: notes each thread's scheduler stats,
 /// counts and logs the marked stalls running now, and captures their stacks
-/// where due.
+/// where due. Returns how soon a marked poll running now reaches the
+/// threshold, where that is before the next look would come.
 fn full_look(
     shared: &Arc<Shared>,
     seen: &mut HashSet<(usize, u64)>,
     logged: &mut HashMap<u32, Instant>,
     stacks: &mut Stacks,
-) {
+) -> Option<Duration> {
     shared.sample_threads();
     let stalls = shared.running_stalls();
     // Forget stalls whose poll has ended; a stall that dips under
     // the threshold for one look and comes back is still one stall.
     let current = shared.current_polls();
+    let crossing = next_crossing(shared, &current);
     seen.retain(|id| current.contains(id));
     stacks.forget_ended(shared, &current);
     for s in &stalls {
@@ -122,6 +124,27 @@ fn full_look(
             );
         }
     }
+    crossing
+}
+
+/// How soon the first of the marked polls running now (`current`) reaches
+/// the threshold, if it does before the next look: the look then comes as
+/// it does, so a stall of twice the threshold is captured while it still
+/// runs rather than up to an interval later (the capture itself may wait
+/// milliseconds for a worker that waits for a CPU). Only polls already past
+/// the threshold less one interval ask for it: a healthy service's polls
+/// never do.
+fn next_crossing(shared: &Shared, current: &HashSet<(usize, u64)>) -> Option<Duration> {
+    let threshold = shared.ns.blocking_poll_threshold;
+    let interval = shared.config.watchdog_interval.as_nanos() as u64;
+    let now = shared.clock.raw();
+    current
+        .iter()
+        .map(|&(_, since)| shared.clock.delta_as_nanos(since, now))
+        .filter(|&running| running < threshold && running.saturating_add(interval) > threshold)
+        .map(|running| threshold - running)
+        .min()
+        .map(Duration::from_nanos)
 }
 
 /// What the watchdog would log of a new stall.
@@ -214,4 +237,46 @@ impl Stacks {
     }
 
     fn forget_ended(&mut self, _shared: &Arc<Shared>, _current: &HashSet<(usize, u64)>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A look comes when a running poll reaches the threshold only for a
+    /// poll that would reach it before the next regular look: not for one
+    /// that has just begun, nor for one already past it (its captures
+    /// have their own times).
+    #[test]
+    fn only_a_poll_about_to_reach_the_threshold_brings_the_next_look_forward() {
+        let doctor = crate::Doctor::builder()
+            .no_endpoint()
+            .blocking_poll_threshold(Duration::from_millis(200))
+            .watchdog_interval(Duration::from_millis(100))
+            .build()
+            .unwrap();
+        let shared = &doctor.shared;
+        let c = &shared.clock;
+        let past = c.raw();
+        std::thread::sleep(Duration::from_millis(60));
+        let near = c.raw();
+        std::thread::sleep(Duration::from_millis(150));
+        let new = c.raw();
+        let polls = |since: &[u64]| -> HashSet<(usize, u64)> {
+            since.iter().enumerate().map(|(i, &s)| (i, s)).collect()
+        };
+        // Running 210 ms and more, past the threshold; 0 ms, under it by
+        // more than an interval.
+        assert_eq!(next_crossing(shared, &polls(&[past])), None);
+        assert_eq!(next_crossing(shared, &polls(&[new])), None);
+        // Running 150 ms (up to 50 ms more on a slow machine): the
+        // threshold comes before the next look.
+        let running = Duration::from_nanos(c.delta_as_nanos(near, c.raw()));
+        let soon = next_crossing(shared, &polls(&[past, near, new])).expect("a crossing");
+        assert!(soon <= Duration::from_millis(200) - Duration::from_millis(150));
+        assert!(
+            soon + running >= Duration::from_millis(190),
+            "{soon:?} {running:?}"
+        );
+    }
 }
