@@ -54,8 +54,9 @@ pub const DEFAULT_LAG_PROBE_INTERVAL: Duration = Duration::from_millis(10);
 pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Default interval at which the watchdog thread looks for polls that are
-/// still running. Half the default threshold, so a stall is seen within
-/// 1.5× the threshold.
+/// still running: half the default threshold. A marked poll that will pass
+/// the threshold before the next look gets an extra look at the moment it
+/// does, so its stall is seen (and its stack captured) at the threshold.
 pub const DEFAULT_WATCHDOG_INTERVAL: Duration = Duration::from_millis(5);
 
 /// Default window over which a queue's depth must keep rising to count as
