@@ -29,7 +29,11 @@ pub(crate) struct FieldFacts {
 impl Visit for FieldFacts {
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
-            "otel.kind" => self.otel_client = Some(value.eq_ignore_ascii_case("client")),
+            // The spelling OpenTelemetry's conventions use, compared first:
+            // a byte compare, where the case-blind one lowers each letter.
+            "otel.kind" => {
+                self.otel_client = Some(value == "client" || value.eq_ignore_ascii_case("client"))
+            }
             SEQUENTIAL_FIELD => self.sequential_intended = value == "intended",
             n if DEADLINE_FIELDS.contains(&n) => {
                 let ms_default = n.ends_with("_ms");
