@@ -11,9 +11,8 @@
 //! are the slow work done while holding.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
 
-use crate::util::lock;
+use crate::state::site_tally::SiteTally;
 
 /// One hold: the resource's site, when it was acquired and whether a poll
 /// was running then (without one, suspension cannot be told).
@@ -56,7 +55,7 @@ pub(crate) struct HeldStats {
     pub(crate) idle_over_threshold: AtomicU64,
     /// Holds open now.
     pub(crate) open: AtomicU64,
-    slow_inner: Mutex<Vec<SlowInner>>,
+    slow_inner: SiteTally<INNER_SITES>,
 }
 
 impl HeldStats {
@@ -87,43 +86,22 @@ impl HeldStats {
         }
     }
 
-    /// Records an inner span that took `ns` inside a hold.
+    /// Records an inner span that took `ns` inside a hold (on span close,
+    /// without a lock: see [`SiteTally`]).
     pub(crate) fn slow_inner(&self, site: u32, ns: u64) {
-        let mut inner = lock(&self.slow_inner);
-        let at = match inner.iter().position(|s| s.site == site) {
-            Some(i) => i,
-            None if inner.len() < INNER_SITES => {
-                inner.push(SlowInner {
-                    site,
-                    count: 0,
-                    total_ns: 0,
-                    worst_ns: 0,
-                });
-                inner.len() - 1
-            }
-            None => match inner
-                .iter()
-                .position(|s| s.site == crate::state::sites::OTHER)
-            {
-                Some(i) => i,
-                None => {
-                    // Keep the cap: the least used entry makes room for
-                    // `other`, which takes its counts.
-                    let i = (0..inner.len())
-                        .min_by_key(|&i| inner[i].count)
-                        .unwrap_or(0);
-                    inner[i].site = crate::state::sites::OTHER;
-                    i
-                }
-            },
-        };
-        let s = &mut inner[at];
-        s.count += 1;
-        s.total_ns += ns;
-        s.worst_ns = s.worst_ns.max(ns);
+        self.slow_inner.record(site, ns);
     }
 
     pub(crate) fn inner(&self) -> Vec<SlowInner> {
-        lock(&self.slow_inner).clone()
+        self.slow_inner
+            .snapshot()
+            .into_iter()
+            .map(|t| SlowInner {
+                site: t.site,
+                count: t.count,
+                total_ns: t.total_ns,
+                worst_ns: t.worst_ns,
+            })
+            .collect()
     }
 }

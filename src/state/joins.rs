@@ -3,9 +3,7 @@
 //! child; when the parent closes, that child's site is credited, so "p99 is
 //! 30 s because of svcC" is one query away.
 
-use std::sync::Mutex;
-
-use crate::util::lock;
+use crate::state::site_tally::SiteTally;
 
 /// Under the parent's lock: its outbound children so far.
 #[derive(Debug, Default)]
@@ -33,31 +31,24 @@ impl JoinTrack {
 /// Most child sites kept per parent site; more fold into `other`.
 const CHILD_SITES: usize = 8;
 
-/// Per parent site: which child was the slowest, how often, for how long.
+/// Per parent site: which child was the slowest, how often, for how long
+/// (added to on span close, without a lock: see [`SiteTally`]).
 #[derive(Debug, Default)]
 pub(crate) struct JoinStats {
-    slowest: Mutex<Vec<(u32, u64, u64)>>,
+    slowest: SiteTally<CHILD_SITES>,
 }
 
 impl JoinStats {
     pub(crate) fn record(&self, child: u32, ns: u64) {
-        let mut v = lock(&self.slowest);
-        let child = if v.len() >= CHILD_SITES && !v.iter().any(|e| e.0 == child) {
-            crate::state::sites::OTHER
-        } else {
-            child
-        };
-        match v.iter_mut().find(|e| e.0 == child) {
-            Some(e) => {
-                e.1 += 1;
-                e.2 += ns;
-            }
-            None => v.push((child, 1, ns)),
-        }
+        self.slowest.record(child, ns);
     }
 
     /// (child site, joins it was the slowest of, seconds it set in total).
     pub(crate) fn snapshot(&self) -> Vec<(u32, u64, u64)> {
-        lock(&self.slowest).clone()
+        self.slowest
+            .snapshot()
+            .into_iter()
+            .map(|t| (t.site, t.count, t.total_ns))
+            .collect()
     }
 }

@@ -36,6 +36,7 @@ pub(crate) mod sched;
 pub(crate) mod series;
 pub(crate) mod shape_stats;
 pub(crate) mod shard;
+pub(crate) mod site_tally;
 pub(crate) mod sites;
 pub(crate) mod trends;
 
