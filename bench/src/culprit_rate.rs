@@ -19,8 +19,8 @@
 //!   `tokio_unstable`, tokio's task spans mark it);
 //! - `no span, both workers`: two such tasks at once, so the runtime lags
 //!   (the two meet before they stall, so both stalls run side by side; a
-//!   pair that tokio ran on one worker is spawned again, and how many were
-//!   is printed);
+//!   pair that did not meet, run on one worker or started over 2 ms apart,
+//!   is spawned again, and how many were is printed);
 //! - `tokio_doctor::spawn`: no span, the task spawned by the doctor's
 //!   `spawn`, which marks its polls;
 //! - `monitor_job`: no span, the task wrapped in `Doctor::monitor_job`,
@@ -238,7 +238,7 @@ fn run(mode: Mode, stalls: usize, stall: Duration) -> (f64, f64) {
         tokio::time::sleep(Duration::from_millis(200)).await;
         if mode == Mode::NoSpanBoth {
             eprintln!(
-                "{}: {respawned} pairs that did not meet (on one worker) were spawned again",
+                "{}: {respawned} pairs that did not meet (one worker, or over 2 ms apart) were spawned again",
                 mode.name()
             );
         }

@@ -12,7 +12,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::state::site_tally::SiteTally;
+use crate::state::site_tally::{SiteTally, Tally};
 
 /// One hold: the resource's site, when it was acquired and whether a poll
 /// was running then (without one, suspension cannot be told).
@@ -33,13 +33,7 @@ pub(crate) type HoldRef = Hold;
 const INNER_SITES: usize = 8;
 
 /// Slow work done inside one resource's holds, by the inner span's site.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SlowInner {
-    pub(crate) site: u32,
-    pub(crate) count: u64,
-    pub(crate) total_ns: u64,
-    pub(crate) worst_ns: u64,
-}
+pub(crate) type SlowInner = Tally;
 
 /// Per resource site.
 #[derive(Debug, Default)]
@@ -93,15 +87,6 @@ impl HeldStats {
     }
 
     pub(crate) fn inner(&self) -> Vec<SlowInner> {
-        self.slow_inner
-            .snapshot()
-            .into_iter()
-            .map(|t| SlowInner {
-                site: t.site,
-                count: t.count,
-                total_ns: t.total_ns,
-                worst_ns: t.worst_ns,
-            })
-            .collect()
+        self.slow_inner.snapshot()
     }
 }
