@@ -210,22 +210,36 @@ impl NodeTable {
         guard.node_of(id).map(f)
     }
 
-    /// Takes the node of span `id` out and frees its bucket.
+    /// Runs `f` on the node of span `id` in its bucket, under the bucket's
+    /// lock, then drops the node there and frees the bucket (a panic in `f`
+    /// frees it too): a close reads the node where it lies instead of
+    /// copying it out. `None` when the node is not here.
     #[inline]
-    pub(crate) fn take(&self, id: u64) -> Option<SpanNode> {
+    pub(crate) fn close_with<R>(&self, id: u64, f: impl FnOnce(&mut SpanNode) -> R) -> Option<R> {
         let b = self.bucket(id);
         if b.id.load(Relaxed) != id {
             return None;
         }
         let mut guard = b.lock();
-        let node = guard.node_of(id)?;
-        // SAFETY: the node is initialised (the id is set) and is read out
-        // exactly once: the bucket is marked free before the lock goes, so
-        // no one reads it again until a new node is written.
-        let taken = unsafe { std::ptr::read(node) };
-        b.id.store(FREE, Relaxed);
-        drop(guard);
-        Some(taken)
+        let node: *mut SpanNode = guard.node_of(id)?;
+        /// Drops the node and frees the bucket, before the lock (declared
+        /// after the guard, so dropped first) goes.
+        struct Free<'a>(&'a Bucket, *mut SpanNode);
+        impl Drop for Free<'_> {
+            #[inline]
+            fn drop(&mut self) {
+                // SAFETY: the node is initialised (the id is still set) and
+                // dropped exactly once: the bucket is marked free at once,
+                // under the lock, so no one reads it until a new node is
+                // written.
+                unsafe { std::ptr::drop_in_place(self.1) };
+                self.0.id.store(FREE, Relaxed);
+            }
+        }
+        let _free = Free(b, node);
+        // SAFETY: the lock is held and the node initialised; `_free` does
+        // not touch it before `f` returns.
+        Some(f(unsafe { &mut *node }))
     }
 }
 
@@ -269,10 +283,10 @@ mod tests {
         assert_eq!(t.with(a, |n| n.site), Some(7));
         assert_eq!(t.with(b, |n| n.site), None);
         t.with_mut(a, |n| n.site = 8);
-        assert_eq!(t.take(b).map(|n| n.site), None);
-        assert_eq!(t.take(a).map(|n| n.site), Some(8));
+        assert_eq!(t.close_with(b, |n| n.site), None);
+        assert_eq!(t.close_with(a, |n| n.site), Some(8));
         assert!(!t.contains(a));
-        assert_eq!(t.take(a).map(|n| n.site), None);
+        assert_eq!(t.close_with(a, |n| n.site), None);
         // The bucket is free again.
         assert!(t.insert_with(a, || node(9)).is_ok());
         assert_eq!(t.with(a, |n| n.site), Some(9));
@@ -320,7 +334,7 @@ mod tests {
                         let mine = t.insert_with(id, || node(th as u32)).is_ok();
                         t.with_mut(PARENT, |p| p.opened += 1).unwrap();
                         if mine {
-                            assert_eq!(t.take(id).map(|n| n.site), Some(th as u32));
+                            assert_eq!(t.close_with(id, |n| n.site), Some(th as u32));
                         }
                     }
                 });

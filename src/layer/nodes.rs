@@ -259,25 +259,25 @@ pub(super) fn open<S>(
         };
         match raw {
             None => Some(None),
-            Some(p) if layer.nodes.contains(p) => Some(Some(Id::from_u64(p))),
+            Some(p) if layer.nodes.contains(p) => Some(Some(p)),
             Some(_) => None,
         }
     } else {
         None
     };
-    let (span, parent, parent_id) = match known_parent {
-        Some(p) => (None, None, p),
-        None => {
-            let Some(span) = ctx.span(id) else {
+    // Ids only from here on (no registry reference is carried): the rare
+    // paths that need the registry's record look it up again.
+    let parent_id = match known_parent {
+        Some(p) => p,
+        None => match parent_through_registry(id, ctx) {
+            Some(p) => p,
+            None => {
                 // Never for a span just created; the count made above is
                 // taken back so it stays that of the nodes made.
                 with_state(layer.owner, shared, |st| st.count_node(-1));
                 return;
-            };
-            let parent = span.parent();
-            let parent_id = parent.as_ref().map(|p| p.id());
-            (Some(span), parent, parent_id)
-        }
+            }
+        },
     };
 
     let resource = class.resource || held_helper;
@@ -294,24 +294,28 @@ pub(super) fn open<S>(
         deadline_ns = deadline_ns.min(ns);
     }
     let mut inside_hold = None;
-    if let Some(parent_id) = &parent_id {
+    if let Some(parent_id) = parent_id {
         let mut report = |p: ParentRef<'_>, children: &mut Children| {
             if p.deadline_ns != u64::MAX {
                 let spent = layer.clock.delta_as_nanos(p.opened, now);
                 deadline_ns = deadline_ns.min(p.deadline_ns.saturating_sub(spent));
             }
             children.shape.child_opened(shared, &p, site, now);
-            inside_hold = p
-                .hold
-                .or_else(|| children.holds.last().copied())
-                .or(*p.inside_hold);
+            // Most parents are in no hold: one test each, no copy.
+            if p.hold.is_some() {
+                inside_hold = *p.hold;
+            } else if let Some(h) = children.holds.last() {
+                inside_hold = Some(*h);
+            } else if p.inside_hold.is_some() {
+                inside_hold = *p.inside_hold;
+            }
         };
         let in_table = layer
             .nodes
-            .with_mut(parent_id.into_u64(), |p| p.with_children_mut(&mut report))
+            .with_mut(parent_id, |p| p.with_children_mut(&mut report))
             .is_some();
         if !in_table {
-            if let Some(parent) = &parent {
+            if let Some(parent) = ctx.span(&Id::from_u64(parent_id)) {
                 if let Some(p) = parent.extensions().get::<SpanNode>() {
                     p.with_children(&mut report);
                 }
@@ -338,16 +342,29 @@ pub(super) fn open<S>(
         hold,
         inside_hold,
         children: Default::default(),
-        parent: parent_id,
+        parent: parent_id.map(Id::from_u64),
     };
     if let Err(node) = layer.nodes.insert_with(id.into_u64(), node) {
         // The registry has the span (it was just created) and it is enabled
         // for the doctor's filter (or this would not run), so the lookup
-        // skipped above finds it.
-        if let Some(span) = span.or_else(|| ctx.span(id)) {
+        // finds it.
+        if let Some(span) = ctx.span(id) {
             span.extensions_mut().insert(node());
         }
     }
+}
+
+/// The parent of span `id` the doctor enabled, through the registry (two
+/// lookups: the span, then its parent): `None` when the registry has no
+/// such span.
+#[cold]
+#[inline(never)]
+fn parent_through_registry<S>(id: &Id, ctx: &Context<'_, S>) -> Option<Option<u64>>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let span = ctx.span(id)?;
+    Some(span.parent().map(|p| p.id().into_u64()))
 }
 
 pub(super) fn close<S>(layer: &DoctorCore, id: &Id, ctx: &Context<'_, S>)
@@ -355,16 +372,49 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     let shared = &layer.shared;
-    let mut node = match layer.nodes.take(id.into_u64()) {
-        Some(node) => node,
+    let own = |node: &mut SpanNode| closed_here(layer, id, node);
+    let (closed, parent, call) = match layer.nodes.close_with(id.into_u64(), own) {
+        Some(done) => done,
         None => {
             let Some(span) = ctx.span(id) else { return };
-            let Some(node) = span.extensions_mut().remove::<SpanNode>() else {
+            let Some(mut node) = span.extensions_mut().remove::<SpanNode>() else {
                 return;
             };
-            node
+            closed_here(layer, id, &mut node)
         }
     };
+    // The parent recorded at open, not `span.parent()`: this runs past the
+    // per-layer filter (see `DoctorLayer::on_close`), whose context would
+    // have skipped the ancestors the doctor declined. The registry keeps a
+    // parent open until its children close, so the lookup finds it.
+    if let Some(parent) = &parent {
+        let report = |p: ParentRef<'_>, children: &mut Children| {
+            children.shape.child_closed(shared, &p, &closed);
+            if call {
+                children.join.child_closed(closed.site, closed.duration_ns);
+            }
+        };
+        let in_table = layer
+            .nodes
+            .with_mut(parent.into_u64(), |p| p.with_children_mut(report))
+            .is_some();
+        if !in_table {
+            if let Some(span) = ctx.span(parent) {
+                if let Some(p) = span.extensions().get::<SpanNode>() {
+                    p.with_children(report);
+                }
+            }
+        }
+    }
+}
+
+/// The closing span's own part of a close, on its node (in its bucket,
+/// under the bucket's lock, or taken out of the extensions): what its site
+/// and the detectors record. Returns what its parent is told, which is done
+/// after the node's bucket is released (the parent's may be the same).
+#[inline(always)]
+fn closed_here(layer: &DoctorCore, id: &Id, node: &mut SpanNode) -> (Closed, Option<Id>, bool) {
+    let shared = &layer.shared;
     let now = layer.clock.raw();
     let (seen, poll_start) = with_state(layer.owner, shared, |st| {
         st.count_node(-1);
@@ -415,35 +465,14 @@ where
         }
     }
     {
-        // Taken out of its bucket or the extensions: no one else sees it.
+        // Under its bucket's lock, or taken out of the extensions: no one
+        // else sees it.
         let children = node.children.get_mut().unwrap_or_else(|e| e.into_inner());
         if let Some((child, ns)) = children.join.slowest() {
             site.joins().record(child, ns);
         }
     }
-    // The parent recorded at open, not `span.parent()`: this runs past the
-    // per-layer filter (see `DoctorLayer::on_close`), whose context would
-    // have skipped the ancestors the doctor declined. The registry keeps a
-    // parent open until its children close, so the lookup finds it.
-    if let Some(parent) = &node.parent {
-        let report = |p: ParentRef<'_>, children: &mut Children| {
-            children.shape.child_closed(shared, &p, &closed);
-            if node.call.is_some() {
-                children.join.child_closed(node.site, duration_ns);
-            }
-        };
-        let in_table = layer
-            .nodes
-            .with_mut(parent.into_u64(), |p| p.with_children_mut(report))
-            .is_some();
-        if !in_table {
-            if let Some(span) = ctx.span(parent) {
-                if let Some(p) = span.extensions().get::<SpanNode>() {
-                    p.with_children(report);
-                }
-            }
-        }
-    }
+    (closed, node.parent.clone(), node.call.is_some())
 }
 
 #[cfg(test)]

@@ -219,8 +219,16 @@ fn is_pool_worker(shared: &Shared, site: u32) -> bool {
 
 /// A span of `site` was created (`task`: one of tokio's task spans, as its
 /// callsite's class says): counts tokio's task spans per spawn site.
+#[inline(always)]
 pub(crate) fn span_opened(shared: &Shared, site: u32, task: bool, now: u64) {
     if task {
+        task_span_opened(shared, site, now);
+    }
+}
+
+#[inline(never)]
+fn task_span_opened(shared: &Shared, site: u32, now: u64) {
+    {
         let t = shared.sites.get(site).shape.tasks();
         t.span_burst.arrived(shared, now);
         let live =
@@ -233,12 +241,17 @@ pub(crate) fn span_opened(shared: &Shared, site: u32, task: bool, now: u64) {
 
 /// A span closed (`task`: one of tokio's task spans): counts task spans'
 /// closes and trivial completions per spawn site; nothing for other spans.
+#[inline(always)]
 pub(crate) fn span_closed(shared: &Shared, closed: &Closed, task: bool) {
-    if !task {
-        // Only task sites read their spans' closes (the share of trivial
-        // tasks): any other span's close writes no shared line here.
-        return;
+    // Only task sites read their spans' closes (the share of trivial
+    // tasks): any other span's close writes no shared line here.
+    if task {
+        task_span_closed(shared, closed);
     }
+}
+
+#[inline(never)]
+fn task_span_closed(shared: &Shared, closed: &Closed) {
     let stats = &shared.sites.get(closed.site).shape;
     stats.tasks().span_closed.fetch_add(1, Relaxed);
     stats.closed.fetch_add(1, Relaxed);
