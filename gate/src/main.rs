@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! cost-gate OP LAYER ITERS
-//!   OP     poll | span | debug_span | outbound_span | held | deadline | request
+//!   OP     poll | span | debug_span | outbound_span | timeout_span | held | deadline
+//!          | request
 //!   LAYER  noop | doctor
 //! ```
 //!
@@ -99,6 +100,16 @@ async fn run(op: &str, iters: u32, doctor: Option<&tokio_doctor::Doctor>) {
                 drop(std::hint::black_box(tracing::info_span!(
                     "call",
                     otel.kind = "client"
+                )));
+            }
+        }
+        "timeout_span" => {
+            // A span that declares its deadline in a field: the doctor reads
+            // the value, and its children inherit the deadline.
+            for _ in 0..iters {
+                drop(std::hint::black_box(tracing::info_span!(
+                    "fetch",
+                    timeout_ms = 250u64
                 )));
             }
         }
