@@ -12,10 +12,14 @@
 //! (a registry with a no-op layer) and with it as the README adds it.
 //!
 //! Each round starts the server in a child process of this binary (one
-//! per configuration, interleaved), runs `wrk -t1 -c64 -d<secs>s --latency`
-//! from a second process, and reads the server's RSS. At least five rounds;
-//! medians and ratios are printed. Options: `--rounds N` (default 5),
-//! `--seconds N` per run (default 5).
+//! per configuration, interleaved), warms it up with `wrk` for
+//! `--warmup` seconds (not measured: a fresh process pays its one-time
+//! costs then, as a long-running service does once, such as the doctor's
+//! first stack capture mapping the binary's debug info), runs
+//! `wrk -t1 -c64 -d<secs>s --latency` from a second process, and reads the
+//! server's RSS. At least five rounds; medians and ratios are printed.
+//! Options: `--rounds N` (default 5), `--seconds N` per run (default 5),
+//! `--warmup N` seconds before it (default 1; 0 measures from the start).
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -145,13 +149,15 @@ fn main() {
     }
     let mut rounds = 5;
     let mut seconds = 5;
+    let mut warmup = 1;
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
         let v = it.next().map(String::as_str).unwrap_or("");
         match a.as_str() {
             "--rounds" => rounds = v.parse().expect("--rounds N"),
             "--seconds" => seconds = v.parse().expect("--seconds N"),
-            _ => panic!("unknown argument {a}; options: --rounds N --seconds N"),
+            "--warmup" => warmup = v.parse().expect("--warmup N (seconds)"),
+            _ => panic!("unknown argument {a}; options: --rounds N --seconds N --warmup N"),
         }
     }
     if Command::new("wrk").arg("--version").output().is_err() {
@@ -179,14 +185,14 @@ fn main() {
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
+            let url = format!("http://127.0.0.1:{port}/");
+            if warmup > 0 {
+                let _ = Command::new("wrk")
+                    .args(["-t1", "-c64", &format!("-d{warmup}s"), &url])
+                    .output();
+            }
             let out = Command::new("wrk")
-                .args([
-                    "-t1",
-                    "-c64",
-                    &format!("-d{seconds}s"),
-                    "--latency",
-                    &format!("http://127.0.0.1:{port}/"),
-                ])
+                .args(["-t1", "-c64", &format!("-d{seconds}s"), "--latency", &url])
                 .output()
                 .unwrap();
             let rss = rss_kib(child.id()) as f64;
@@ -213,7 +219,9 @@ fn main() {
         ("tower-http stack, registry + no-op layer", 3),
         ("tower-http stack + tokio-doctor + TaskMonitorLayer", 3),
     ];
-    println!("\naxum on 1 worker, wrk -t1 -c64 -d{seconds}s, {rounds} interleaved rounds, medians");
+    println!(
+        "\naxum on 1 worker, wrk -t1 -c64 -d{seconds}s after {warmup} s of warm-up, {rounds} interleaved rounds, medians"
+    );
     println!(
         "| server | req/s | p99 ms | RSS MiB | req/s ratio | p99 ratio | paired req/s ratio |"
     );
