@@ -228,14 +228,12 @@ pub(crate) fn span_opened(shared: &Shared, site: u32, task: bool, now: u64) {
 
 #[inline(never)]
 fn task_span_opened(shared: &Shared, site: u32, now: u64) {
-    {
-        let t = shared.sites.get(site).shape.tasks();
-        t.span_burst.arrived(shared, now);
-        let live =
-            (t.span_opened.fetch_add(1, Relaxed) + 1).saturating_sub(t.span_closed.load(Relaxed));
-        if t.span_peak.load(Relaxed) < live {
-            t.span_peak.fetch_max(live, Relaxed);
-        }
+    let t = shared.sites.get(site).shape.tasks();
+    t.span_burst.arrived(shared, now);
+    let live =
+        (t.span_opened.fetch_add(1, Relaxed) + 1).saturating_sub(t.span_closed.load(Relaxed));
+    if t.span_peak.load(Relaxed) < live {
+        t.span_peak.fetch_max(live, Relaxed);
     }
 }
 

@@ -274,3 +274,26 @@ impl Shared {
         out
     }
 }
+
+#[cfg(test)]
+mod ticks_tests {
+    use super::ticks_for;
+
+    /// The gap in ticks reads back as the gap in nanoseconds (to within the
+    /// rounding of one tick), on the clock the layer uses.
+    #[test]
+    fn a_gap_in_ticks_reads_back_as_its_nanoseconds() {
+        let clock = quanta::Clock::new();
+        for ns in [1_000u64, 200_000, 50_000_000] {
+            let ticks = ticks_for(&clock, ns);
+            let back = clock.delta_as_nanos(0, ticks);
+            let one_tick = clock.delta_as_nanos(0, ticks + 1) - back;
+            assert!(
+                back.abs_diff(ns) <= one_tick.max(1) + 1,
+                "{ns} ns: {ticks} ticks read back as {back} ns"
+            );
+        }
+        // Never zero, so a gap is always a gap.
+        assert!(ticks_for(&clock, 0) >= 1);
+    }
+}
