@@ -12,6 +12,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::layer::span_node::{Closed, ParentRef};
+use crate::state::shape_stats::BURST_GAP_NS;
 use crate::state::Shared;
 
 /// Child call sites tracked per parent. A parent with more distinct child
@@ -126,8 +127,7 @@ impl ChildShape {
             }
         }
         r.open += 1;
-        // Raw ticks against the gap in ticks: no scaling per child.
-        if r.burst == 0 || now.saturating_sub(r.burst_last) > shared.burst_gap_ticks {
+        if r.burst == 0 || shared.clock.delta_as_nanos(r.burst_last, now) > BURST_GAP_NS {
             r.burst = 0;
         }
         r.burst_last = now;

@@ -55,9 +55,6 @@ pub(crate) struct Shared {
     /// nanoseconds, derived from it once here (see `config::nanos`).
     pub(crate) ns: Nanos,
     pub(crate) clock: quanta::Clock,
-    /// [`BURST_GAP_NS`](shape_stats::BURST_GAP_NS) in `clock`'s raw ticks:
-    /// a child's open compares raw readings, without scaling them.
-    pub(crate) burst_gap_ticks: u64,
     pub(crate) sites: Sites,
     shards: Mutex<Vec<Arc<ThreadShard>>>,
     /// Polls of threads that have exited, so their counts are never lost.
@@ -96,26 +93,15 @@ pub(crate) struct Shared {
     pub(crate) layers: std::sync::atomic::AtomicUsize,
 }
 
-/// How many of `clock`'s raw ticks make `ns` nanoseconds (rounded down,
-/// at least 1): the inverse of `delta_as_nanos`, measured over 2^32 ticks.
-fn ticks_for(clock: &quanta::Clock, ns: u64) -> u64 {
-    const SPAN: u64 = 1 << 32;
-    let span_ns = clock.delta_as_nanos(0, SPAN).max(1);
-    ((ns as u128 * SPAN as u128 / span_ns as u128) as u64).max(1)
-}
-
 impl Shared {
     pub(crate) fn new(config: Config, runtime_metric: runtime_samples::ResolveField) -> Shared {
-        let clock = quanta::Clock::new();
-        let burst_gap_ticks = ticks_for(&clock, shape_stats::BURST_GAP_NS);
         Shared {
-            burst_gap_ticks,
             id: NEXT_ID.fetch_add(1, Relaxed),
             ns: Nanos::of(&config),
             sites: Sites::new(config.label_cap),
             frames: frames::BlockingFrames::new(config.label_cap),
             config,
-            clock,
+            clock: quanta::Clock::new(),
             shards: Mutex::new(Vec::new()),
             retired_polls: Mutex::new(Snapshot::default()),
             retired_preempted: AtomicU64::new(0),
@@ -272,28 +258,5 @@ impl Shared {
             }
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod ticks_tests {
-    use super::ticks_for;
-
-    /// The gap in ticks reads back as the gap in nanoseconds (to within the
-    /// rounding of one tick), on the clock the layer uses.
-    #[test]
-    fn a_gap_in_ticks_reads_back_as_its_nanoseconds() {
-        let clock = quanta::Clock::new();
-        for ns in [1_000u64, 200_000, 50_000_000] {
-            let ticks = ticks_for(&clock, ns);
-            let back = clock.delta_as_nanos(0, ticks);
-            let one_tick = clock.delta_as_nanos(0, ticks + 1) - back;
-            assert!(
-                back.abs_diff(ns) <= one_tick.max(1) + 1,
-                "{ns} ns: {ticks} ticks read back as {back} ns"
-            );
-        }
-        // Never zero, so a gap is always a gap.
-        assert!(ticks_for(&clock, 0) >= 1);
     }
 }
