@@ -20,6 +20,12 @@
 //! server's RSS. At least five rounds; medians and ratios are printed.
 //! Options: `--rounds N` (default 5), `--seconds N` per run (default 5),
 //! `--warmup N` seconds before it (default 1; 0 measures from the start).
+//! The doctor's servers read the `TOKIO_DOCTOR_*` variables (an A/B of one
+//! setting, such as `TOKIO_DOCTOR_STACKS=false`, needs no rebuild).
+//!
+//! `bench/http-instructions` runs the same servers under callgrind and
+//! counts instructions per request instead, which do not drift with the
+//! machine: the figures to compare changes by.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -76,7 +82,8 @@ fn serve(mode: &str, port_file: &str) {
     rt.block_on(async {
         let mut app = axum::Router::new().route("/", axum::routing::get(handler));
         let _running = if with_doctor {
-            let doctor = tokio_doctor::Doctor::builder()
+            let doctor = tokio_doctor::DoctorBuilder::from_env()
+                .unwrap()
                 .listen("127.0.0.1:0".parse().unwrap())
                 .build()
                 .unwrap();
@@ -91,6 +98,13 @@ fn serve(mode: &str, port_file: &str) {
             tracing_subscriber::registry().with(Noop).init();
             None
         };
+        if mode == "layer-baseline" {
+            // What any tower layer costs behind axum's `Router::layer`,
+            // which boxes each route again and clones it per request: the
+            // share of `TaskMonitorLayer`'s cost that is axum's, not the
+            // doctor's (a server for `bench/http-instructions` only).
+            app = app.layer(tower::layer::util::Identity::new());
+        }
         if stack {
             app = usual_stack(app);
         }
