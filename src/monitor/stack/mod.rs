@@ -12,8 +12,9 @@
 //! the slot disarmed and copies nothing). A long stall is sampled again at
 //! 2x, 4x, ... the threshold, [`MAX_SAMPLES`] times at most, and the culprit
 //! most samples agree on wins. Nothing of this runs while no poll is
-//! stalled: the signal handler is installed and the binary's debug info
-//! read on the first capture.
+//! stalled: the signal handler is installed and the binary's unwind info
+//! and symbol tables read on the first capture, and a module's DWARF index
+//! built when a frame in it is first named at its `file:line`.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::*;
@@ -121,21 +122,47 @@ pub(crate) fn collect(r: Requested<'_>) -> Option<Raw> {
 /// Unwinds and names a capture, innermost frame first. Reads the modules'
 /// debug info on first use.
 fn symbolize(raw: &Raw) -> Vec<Frame> {
-    symbolize_with_cfa(raw)
+    name_fully(&unwind(raw))
         .into_iter()
         .map(|(f, _)| f)
         .collect()
 }
 
-/// [`symbolize`], each frame with its physical frame's canonical frame
-/// address (inlined frames share their caller's).
-fn symbolize_with_cfa(raw: &Raw) -> Vec<(Frame, u64)> {
+/// Runs `f` on the process's symbolizer, made on first use (modules mapped,
+/// unwind info and symbol tables read; no DWARF index yet).
+fn with_symbolizer<R>(f: impl FnOnce(&mut Symbolizer) -> R) -> R {
     let mut sym = lock(&SYMBOLIZER);
-    let sym = sym.get_or_insert_with(Symbolizer::new);
-    sym.unwind(raw.regs, &raw.stack)
-        .into_iter()
-        .flat_map(|(a, cfa)| sym.frames_at(a).into_iter().map(move |f| (f, cfa)))
-        .collect()
+    f(sym.get_or_insert_with(Symbolizer::new))
+}
+
+/// A capture's return addresses, innermost first, each with its frame's
+/// canonical frame address.
+fn unwind(raw: &Raw) -> Vec<(u64, u64)> {
+    with_symbolizer(|sym| sym.unwind(raw.regs, &raw.stack))
+}
+
+/// The frames at `addrs` ([`unwind`]) with inlined frames and `file:line`,
+/// each with its physical frame's canonical frame address (inlined frames
+/// share their caller's). Builds a module's DWARF index on first use.
+fn name_fully(addrs: &[(u64, u64)]) -> Vec<(Frame, u64)> {
+    with_symbolizer(|sym| {
+        addrs
+            .iter()
+            .flat_map(|&(a, cfa)| sym.frames_at(a).into_iter().map(move |f| (f, cfa)))
+            .collect()
+    })
+}
+
+/// The frames at `addrs` by the symbol table alone (one per physical
+/// frame, no `file:line`): enough to tell one stuck poll from many, never
+/// building a DWARF index.
+fn name_by_symbols(addrs: &[(u64, u64)]) -> Vec<(Frame, u64)> {
+    with_symbolizer(|sym| {
+        addrs
+            .iter()
+            .map(|&(a, cfa)| (sym.symbol_at(a), cfa))
+            .collect()
+    })
 }
 
 /// A hash of the copied stack bytes from `lo` up to `hi` (addresses):
@@ -258,8 +285,8 @@ fn stacks_thread(rx: mpsc::Receiver<Msg>) {
         match msg {
             Msg::Unmarked { shared, sample } => {
                 if let Some(shared) = shared.upgrade() {
-                    let frames = symbolize_with_cfa(&sample.raw);
-                    runs.sample(&shared, &sample, frames);
+                    let addrs = unwind(&sample.raw);
+                    runs.sample(&shared, &sample, addrs);
                 }
             }
             Msg::UnmarkedEnded { shared, worker } => {

@@ -3,6 +3,15 @@
 //! unwind rules (framehop), DWARF line tables for `file:line` (addr2line)
 //! and the symbol table where there are none. Built once per process, on
 //! the first capture; the files are mapped read-only and kept.
+//!
+//! A module's DWARF index is built the first time a frame in it is named
+//! with its `file:line` ([`Symbolizer::frames_at`]), not with the rest:
+//! it is most of the first capture's cost (40 to 50 ms of CPU and 34 MB of
+//! memory for the library's test binary, more for a larger one). Samples of a worker in no marked poll
+//! are told apart by their symbol names alone
+//! ([`Symbolizer::symbol_at`]) until they agree on a stall, so a host that
+//! only delays a busy worker, which looks like a stall until the samples
+//! disagree, never pays for the index.
 
 use std::borrow::Cow;
 use std::ffi::CStr;
@@ -41,10 +50,44 @@ struct Module {
     bias: u64,
     /// Whether this is the main executable (the service's code lives there).
     main: bool,
-    dwarf: Option<addr2line::Context<Slice>>,
-    comp_dirs: Vec<String>,
+    /// The parsed file, kept to build the DWARF index from when first
+    /// needed.
+    obj: object::File<'static>,
+    /// Whether the file has DWARF (`.debug_info`), known without reading it.
+    has_dwarf: bool,
+    /// The DWARF index and the service's compile directories, built on
+    /// first use (`None` inside: the DWARF did not parse).
+    dwarf: std::cell::OnceCell<Option<Dwarf>>,
     /// Text symbols: start, end, name; sorted by start.
     symbols: Vec<(u64, u64, &'static str)>,
+}
+
+/// A module's DWARF index and the directories its crates were compiled in.
+struct Dwarf {
+    ctx: addr2line::Context<Slice>,
+    comp_dirs: Vec<String>,
+}
+
+impl Module {
+    /// The DWARF index, built the first time it is asked for.
+    fn dwarf(&self) -> Option<&Dwarf> {
+        if !self.has_dwarf {
+            return None;
+        }
+        self.dwarf
+            .get_or_init(|| load_dwarf(&self.obj).map(|(ctx, comp_dirs)| Dwarf { ctx, comp_dirs }))
+            .as_ref()
+    }
+
+    /// The text symbol `svma` lies in.
+    fn symbol(&self, svma: u64) -> Option<&'static str> {
+        self.symbols
+            .partition_point(|s| s.0 <= svma)
+            .checked_sub(1)
+            .map(|i| self.symbols[i])
+            .filter(|s| svma < s.1 || s.1 == s.0 + 1)
+            .map(|s| s.2)
+    }
 }
 
 /// The process's modules and their unwind and debug info.
@@ -55,6 +98,8 @@ pub(crate) struct Symbolizer {
     /// Frames already named, by address: the captures of one stall, and of
     /// the stalls of one call site, walk the same addresses again.
     named: std::collections::HashMap<u64, Vec<Frame>>,
+    /// Symbols already named ([`Symbolizer::symbol_at`]), by address.
+    symbol_named: std::collections::HashMap<u64, Frame>,
 }
 
 /// Addresses whose frames are kept named at most (then the cache starts
@@ -215,10 +260,7 @@ impl Symbolizer {
             let lo = m.exec.iter().map(|r| r.0).min().unwrap_or(0) + m.bias;
             let hi = m.exec.iter().map(|r| r.1).max().unwrap_or(0) + m.bias;
             unwinder.add_module(framehop::Module::new(path, lo..hi, m.bias, info));
-            let (dwarf, comp_dirs) = match load_dwarf(&obj) {
-                Some((c, d)) => (Some(c), d),
-                None => (None, Vec::new()),
-            };
+            let has_dwarf = obj.section_by_name(".debug_info").is_some();
             let mut symbols: Vec<(u64, u64, &'static str)> = obj
                 .symbols()
                 .chain(obj.dynamic_symbols())
@@ -231,8 +273,9 @@ impl Symbolizer {
                 avma: lo..hi,
                 bias: m.bias,
                 main,
-                dwarf,
-                comp_dirs,
+                obj,
+                has_dwarf,
+                dwarf: std::cell::OnceCell::new(),
                 symbols,
             });
         }
@@ -241,6 +284,7 @@ impl Symbolizer {
             unwinder,
             cache: Cache::new(),
             named: std::collections::HashMap::new(),
+            symbol_named: std::collections::HashMap::new(),
         }
     }
 
@@ -297,25 +341,55 @@ impl Symbolizer {
         frames
     }
 
+    /// The frame at `addr` by the symbol table alone: the function the
+    /// address lies in (no inlined frames, no `file:line`), its origin by
+    /// its path. Never builds the DWARF index.
+    pub(crate) fn symbol_at(&mut self, addr: u64) -> Frame {
+        if let Some(f) = self.symbol_named.get(&addr) {
+            return f.clone();
+        }
+        let frame = match self.modules.iter().find(|m| m.avma.contains(&addr)) {
+            None => unknown_module_frame(addr),
+            Some(m) => {
+                let function = m
+                    .symbol(addr - m.bias)
+                    .map(|r| without_generics(&format!("{:#}", rustc_demangle::demangle(r))))
+                    .unwrap_or_else(|| "(unknown)".into());
+                // Only code in the executable can be the service's own.
+                let origin = if m.main {
+                    origin_of_name(&function)
+                } else {
+                    Origin::Std
+                };
+                Frame {
+                    function,
+                    location: "unknown".into(),
+                    origin,
+                }
+            }
+        };
+        if self.symbol_named.len() >= NAMED_CAP {
+            self.symbol_named.clear();
+        }
+        self.symbol_named.insert(addr, frame.clone());
+        frame
+    }
+
+    /// Whether a module's DWARF index has been built (tests).
+    #[cfg(test)]
+    pub(crate) fn dwarf_built(&self) -> bool {
+        self.modules.iter().any(|m| m.dwarf.get().is_some())
+    }
+
     fn name_frames_at(&self, addr: u64) -> Vec<Frame> {
         let Some(m) = self.modules.iter().find(|m| m.avma.contains(&addr)) else {
-            return vec![Frame {
-                function: format!("{addr:#x}"),
-                location: "unknown".into(),
-                origin: Origin::Std,
-            }];
+            return vec![unknown_module_frame(addr)];
         };
         let svma = addr - m.bias;
-        let symbol = m
-            .symbols
-            .partition_point(|s| s.0 <= svma)
-            .checked_sub(1)
-            .map(|i| m.symbols[i])
-            .filter(|s| svma < s.1 || s.1 == s.0 + 1)
-            .map(|s| s.2);
+        let symbol = m.symbol(svma);
         let mut out = Vec::new();
-        if let Some(ctx) = &m.dwarf {
-            if let Ok(mut frames) = ctx.find_frames(svma).skip_all_loads() {
+        if let Some(dwarf) = m.dwarf() {
+            if let Ok(mut frames) = dwarf.ctx.find_frames(svma).skip_all_loads() {
                 let mut found = Vec::new();
                 while let Ok(Some(f)) = frames.next() {
                     let raw = f.function.as_ref().and_then(|n| n.raw_name().ok());
@@ -364,7 +438,7 @@ impl Symbolizer {
             // executable has line tables but not for this address, it is
             // code built without them: a dependency's (a profile that keeps
             // line tables for the workspace only), not the service's.
-            None if m.main && m.dwarf.is_none() => origin_of_name(&function),
+            None if m.main && m.dwarf().is_none() => origin_of_name(&function),
             None if m.main => match origin_of_name(&function) {
                 Origin::Service => Origin::Dependency,
                 o => o,
@@ -376,9 +450,10 @@ impl Symbolizer {
         } else {
             origin
         };
+        let comp_dirs = m.dwarf().map_or(&[][..], |d| &d.comp_dirs[..]);
         let location = match (file, line) {
-            (Some(f), Some(l)) => format!("{}:{l}", stable_path(f, &m.comp_dirs)),
-            (Some(f), None) => stable_path(f, &m.comp_dirs),
+            (Some(f), Some(l)) => format!("{}:{l}", stable_path(f, comp_dirs)),
+            (Some(f), None) => stable_path(f, comp_dirs),
             _ => "unknown".into(),
         };
         Frame {
@@ -386,6 +461,15 @@ impl Symbolizer {
             location,
             origin,
         }
+    }
+}
+
+/// A frame at an address no loaded module holds.
+fn unknown_module_frame(addr: u64) -> Frame {
+    Frame {
+        function: format!("{addr:#x}"),
+        location: "unknown".into(),
+        origin: Origin::Std,
     }
 }
 
@@ -435,6 +519,37 @@ fn crate_path(function: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[inline(never)]
+    fn a_function_to_name() -> u64 {
+        std::hint::black_box(7)
+    }
+
+    /// Naming by the symbol table reads no DWARF; naming with `file:line`
+    /// builds the index then, and both agree on the function.
+    #[test]
+    fn symbols_name_a_frame_without_building_the_dwarf_index() {
+        let mut sym = Symbolizer::new();
+        assert!(!sym.dwarf_built());
+        // A lookup address: one byte into the function, as unwinding gives.
+        let addr = a_function_to_name as *const () as u64 + 1;
+        let by_symbol = sym.symbol_at(addr);
+        assert!(
+            by_symbol.function.ends_with("::a_function_to_name"),
+            "{by_symbol:?}"
+        );
+        assert_eq!(by_symbol.origin, Origin::Doctor);
+        assert_eq!(by_symbol.location, "unknown");
+        assert!(!sym.dwarf_built(), "the symbol table alone named it");
+        let full = sym.frames_at(addr);
+        assert!(sym.dwarf_built());
+        let outer = full.last().expect("a frame");
+        assert_eq!(outer.function, by_symbol.function);
+        assert!(
+            outer.location.starts_with(&format!("{}:", file!())),
+            "{outer:?}"
+        );
+    }
 
     #[test]
     fn a_qualified_self_type_belongs_to_its_crate_or_its_traits() {

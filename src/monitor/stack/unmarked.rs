@@ -303,8 +303,13 @@ pub(crate) struct Sample {
 }
 
 /// One worker's run of samples in the same culprit function, in the same
-/// poll.
+/// poll. The run is told by the symbol table's names
+/// ([`name_by_symbols`](super::name_by_symbols)); its samples are named
+/// with their inlined frames and `file:line` only once they agree on a
+/// stall, so samples that never do (a busy worker the host delayed) never
+/// build the DWARF index.
 pub(crate) struct Run {
+    /// The innermost function of the service's own, by its symbol.
     function: String,
     /// The stack bytes between the culprit and the task poll: the frames
     /// that call the culprit, which stay as they are while it runs and
@@ -318,6 +323,9 @@ pub(crate) struct Run {
     sampler: StallSampler,
     site: Option<u32>,
     recorded_ns: u64,
+    /// The return addresses of the samples taken before the run agreed on
+    /// a stall, named fully once it does ([`MAX_SAMPLES`] at most).
+    pending: Vec<Vec<(u64, u64)>>,
 }
 
 /// Stacks-thread side: every worker's current run, and when each culprit
@@ -329,9 +337,10 @@ pub(crate) struct Runs {
 }
 
 impl Runs {
-    /// Notes one symbolized sample of `worker`, taken at clock tick `at`
-    /// while the lag probe was `late_ns` late.
-    pub(crate) fn sample(&mut self, shared: &Arc<Shared>, s: &Sample, frames: Vec<(Frame, u64)>) {
+    /// Notes one sample of `worker` (its return addresses, as
+    /// [`unwind`](super::unwind) gives them), taken at clock tick `at` while
+    /// the lag probe was `late_ns` late.
+    pub(crate) fn sample(&mut self, shared: &Arc<Shared>, s: &Sample, addrs: Vec<(u64, u64)>) {
         let Sample {
             worker,
             ref thread,
@@ -339,22 +348,22 @@ impl Runs {
             late_ns,
             ref raw,
         } = *s;
-        let Some((at_culprit, at_poll)) = poll_culprit(&frames) else {
+        let by_symbols = super::name_by_symbols(&addrs);
+        let Some((at_culprit, at_poll)) = poll_culprit(&by_symbols) else {
             self.end(shared, worker);
             return;
         };
-        let callers = super::stack_hash(raw, frames[at_culprit].1, frames[at_poll].1);
-        let culprit = frames[at_culprit].0.clone();
-        let frames: Vec<Frame> = frames.into_iter().map(|(f, _)| f).collect();
+        let callers = super::stack_hash(raw, by_symbols[at_culprit].1, by_symbols[at_poll].1);
+        let function = &by_symbols[at_culprit].0.function;
         if self
             .runs
             .get(&worker)
-            .is_some_and(|r| r.function != culprit.function || r.callers != callers)
+            .is_some_and(|r| r.function != *function || r.callers != callers)
         {
             self.end(shared, worker);
         }
         let run = self.runs.entry(worker).or_insert_with(|| Run {
-            function: culprit.function.clone(),
+            function: function.clone(),
             callers,
             first_at: at,
             late_ns,
@@ -362,15 +371,36 @@ impl Runs {
             sampler: StallSampler::new(0),
             site: None,
             recorded_ns: 0,
+            pending: Vec::new(),
         });
         run.samples += 1;
-        let verdict = run.sampler.add(Some(frames));
         let spanned_ns = shared.clock.delta_as_nanos(run.first_at, at);
         let threshold = shared.ns.blocking_poll_threshold;
         let blocked_ns = run.late_ns.saturating_add(spanned_ns);
         if run.samples < MIN_SAMPLES || spanned_ns < threshold / 2 || blocked_ns < threshold {
+            if run.pending.len() < MAX_SAMPLES as usize {
+                run.pending.push(addrs);
+            }
             return;
         }
+        // The samples agree on a stall: from here on they are named with
+        // their inlined frames and `file:line`, the earlier ones too, and
+        // the culprit is the innermost frame of the service's own by those
+        // names (an inlined function of the service's, where there is one).
+        let frames = super::name_fully(&addrs);
+        let Some((at_culprit, _)) = poll_culprit(&frames) else {
+            // Only the symbol's path said it was the service's code; its
+            // line tables say otherwise. No culprit to name.
+            return;
+        };
+        let culprit = frames[at_culprit].0.clone();
+        for earlier in std::mem::take(&mut run.pending) {
+            let named = super::name_fully(&earlier).into_iter().map(|(f, _)| f);
+            run.sampler.add(Some(named.collect()));
+        }
+        let verdict = run
+            .sampler
+            .add(Some(frames.into_iter().map(|(f, _)| f).collect()));
         let new = run.site.is_none();
         let site = *run.site.get_or_insert_with(|| site_of(shared, &culprit));
         run.sampler.site = site;
