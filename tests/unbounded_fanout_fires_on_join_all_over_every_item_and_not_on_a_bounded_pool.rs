@@ -54,18 +54,24 @@ fn join_all_over_every_item_and_a_spawn_per_item_are_unbounded() {
         // 2-core host it does not preempt the spawning loop below and split
         // its back-to-back spawns (what makes them a list).
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let handles: Vec<_> = (0..2_000)
-            .map(|i| {
-                let work = async move {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    i
-                };
-                tokio_doctor::spawn(work) // MARK: spawn per item
-            })
-            .collect();
-        for h in handles {
-            h.await.unwrap();
-        }
+        // A handler (a task) spawning per item, in one of its polls: a
+        // run of spawns however often the host preempts the loop.
+        tokio::spawn(async {
+            let handles: Vec<_> = (0..2_000)
+                .map(|i| {
+                    let work = async move {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        i
+                    };
+                    tokio_doctor::spawn(work) // MARK: spawn per item
+                })
+                .collect();
+            for h in handles {
+                h.await.unwrap();
+            }
+        })
+        .await
+        .unwrap();
     });
     let found = support::of_kind(&doctor, FindingKind::UnboundedFanout);
     let f = found

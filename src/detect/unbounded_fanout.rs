@@ -8,7 +8,10 @@
 //! (or spawned) back to back, no gap over 200 µs (or the whole threshold,
 //! when it is lower), which a loop over items does and an accept loop,
 //! taking connections as clients open them, does not (see
-//! `state::shape_stats::BURST_GAP_NS`). The peak is recorded the moment it is
+//! `state::shape_stats::BURST_GAP_NS`). Children opened in one poll of a
+//! task count as back to back whatever the gap, so a host that preempts
+//! the loop does not split its list (an accept loop yields every 128
+//! accepts, by tokio's budget). The peak is recorded the moment it is
 //! reached, so the finding shows while the fan-out still runs.
 //!
 //! **Quantity.** The peak of concurrent children (or live tasks), and the

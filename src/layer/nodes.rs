@@ -227,12 +227,13 @@ pub(super) fn open<S>(
         attrs.record(&mut facts);
     }
     let now = layer.clock.raw();
-    let (in_poll, stack_current) = with_state(layer.owner, shared, |st| {
+    let (poll, stack_current) = with_state(layer.owner, shared, |st| {
         st.count_node(1);
         st.note_new_span(id.into_u64(), site);
-        (st.poll_start().is_some(), st.registry_current())
+        (st.poll_start(), st.registry_current())
     })
-    .unwrap_or((false, None));
+    .unwrap_or((None, None));
+    let in_poll = poll.is_some();
     // The parent: the nearest ancestor the doctor enabled, which is what
     // `span.parent()` finds through the per-layer filter at the cost of two
     // registry lookups (this span, then its parent). Directly on the
@@ -300,7 +301,9 @@ pub(super) fn open<S>(
                 let spent = layer.clock.delta_as_nanos(p.opened, now);
                 deadline_ns = deadline_ns.min(p.deadline_ns.saturating_sub(spent));
             }
-            children.shape.child_opened(shared, &p, site, now);
+            children
+                .shape
+                .child_opened(shared, &p, site, now, poll.unwrap_or(0));
             // Most parents are in no hold: one test each, no copy.
             if p.hold.is_some() {
                 inside_hold = *p.hold;
@@ -322,7 +325,7 @@ pub(super) fn open<S>(
             }
         }
     }
-    super::shape::span_opened(shared, site, class.task_span, now);
+    super::shape::span_opened(shared, site, class.task_span, now, poll.unwrap_or(0));
     let outbound = facts.otel_client.unwrap_or(class.outbound);
     let call = outbound.then(|| {
         shared

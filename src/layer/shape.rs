@@ -37,10 +37,12 @@ struct Run {
     /// Close time (ticks) and duration of the chain's last child.
     last_closed: u64,
     last_ns: u64,
-    /// Children opened in the current run (see [`Burst`]), and when the
-    /// last one opened.
+    /// Children opened in the current run (see [`Burst`]), when the last
+    /// one opened, and the start (clock ticks) of the task poll it opened
+    /// in (0: none).
     burst_last: u64,
     burst: u32,
+    burst_poll: u64,
 }
 
 impl Default for Run {
@@ -57,6 +59,7 @@ impl Default for Run {
             last_ns: 0,
             burst_last: 0,
             burst: 0,
+            burst_poll: 0,
         }
     }
 }
@@ -102,13 +105,15 @@ impl ChildShape {
         Some(&mut runs[i])
     }
 
-    /// A child of `site` opened at `now` (clock ticks) under `parent`.
+    /// A child of `site` opened at `now` (clock ticks) under `parent`,
+    /// in the task poll that began at `poll` on this thread (0: in none).
     pub(crate) fn child_opened(
         &mut self,
         shared: &Shared,
         parent: &ParentRef<'_>,
         site: u32,
         now: u64,
+        poll: u64,
     ) {
         let Some(r) = self.find_or_claim(site) else {
             return;
@@ -127,10 +132,18 @@ impl ChildShape {
             }
         }
         r.open += 1;
-        if r.burst == 0 || shared.clock.delta_as_nanos(r.burst_last, now) > BURST_GAP_NS {
+        // Children opened in one poll of a task are one list handed out at
+        // once, however long the host kept the worker from its CPU between
+        // two of them (an accept loop yields every 128 accepts, by tokio's
+        // budget); across polls, or outside a task, the gap decides.
+        let same_poll = poll != 0 && r.burst_poll == poll;
+        if r.burst == 0
+            || (!same_poll && shared.clock.delta_as_nanos(r.burst_last, now) > BURST_GAP_NS)
+        {
             r.burst = 0;
         }
         r.burst_last = now;
+        r.burst_poll = poll;
         r.burst += 1;
         if r.burst >= 2 {
             let stats = &shared.sites.get(site).shape;
@@ -220,16 +233,16 @@ fn is_pool_worker(shared: &Shared, site: u32) -> bool {
 /// A span of `site` was created (`task`: one of tokio's task spans, as its
 /// callsite's class says): counts tokio's task spans per spawn site.
 #[inline(always)]
-pub(crate) fn span_opened(shared: &Shared, site: u32, task: bool, now: u64) {
+pub(crate) fn span_opened(shared: &Shared, site: u32, task: bool, now: u64, poll: u64) {
     if task {
-        task_span_opened(shared, site, now);
+        task_span_opened(shared, site, now, poll);
     }
 }
 
 #[inline(never)]
-fn task_span_opened(shared: &Shared, site: u32, now: u64) {
+fn task_span_opened(shared: &Shared, site: u32, now: u64, poll: u64) {
     let t = shared.sites.get(site).shape.tasks();
-    t.span_burst.arrived(shared, now);
+    t.span_burst.arrived(shared, now, poll);
     let live =
         (t.span_opened.fetch_add(1, Relaxed) + 1).saturating_sub(t.span_closed.load(Relaxed));
     if t.span_peak.load(Relaxed) < live {

@@ -18,43 +18,54 @@ use super::Shared;
 /// [`LIST_BURST`] or more reads as a list handed out at once, not a server
 /// taking its connections, however many it holds: the fan-out and
 /// excess-task detectors require one. A heuristic with a margin of about
-/// 2.5x each way; counting spawns per poll of the spawning task would be
-/// exact (an accept loop yields every 128 accepts, by tokio's budget).
+/// 2.5x each way; counting per poll of the spawning task is exact (an
+/// accept loop yields every 128 accepts, by tokio's budget), which a
+/// parent's children do: those opened in one task poll are one run
+/// whatever the gaps (`layer::shape`). Spawns are counted per site, across
+/// tasks, so they keep the gap alone.
 pub(crate) const BURST_GAP_NS: u64 = 200_000;
 /// A run of arrivals that reads as a list handed out at once.
 pub(crate) const LIST_BURST: u64 = 512;
 
-/// Counts arrivals in runs (no gap over [`BURST_GAP_NS`]) and keeps the
-/// longest run. Relaxed atomics: a race loses a count or ends a run a
-/// little early, never more.
+/// Counts arrivals in runs (no gap over [`BURST_GAP_NS`], or none left
+/// the task poll they came from) and keeps the longest run. Relaxed
+/// atomics: a race loses a count or ends a run a little early, never more.
 #[derive(Debug, Default)]
 pub(crate) struct Burst {
     last: AtomicU64,
+    /// The start (clock ticks) of the task poll the last arrival came
+    /// from; 0 when it came from none.
+    poll: AtomicU64,
     count: AtomicU64,
     peak: AtomicU64,
 }
 
 impl Burst {
-    /// One arrival at `now` (clock ticks).
-    pub(crate) fn arrived(&self, shared: &Shared, now: u64) {
+    /// One arrival at `now` (clock ticks), from the task poll that began at
+    /// `poll` on this thread (0: none).
+    pub(crate) fn arrived(&self, shared: &Shared, now: u64, poll: u64) {
         let last = self.last.swap(now.max(1), Relaxed);
-        let n = if last == 0 || shared.clock.delta_as_nanos(last, now) > BURST_GAP_NS {
-            self.count.store(1, Relaxed);
-            1
-        } else {
-            self.count.fetch_add(1, Relaxed) + 1
-        };
-        if self.peak.load(Relaxed) < n {
-            self.peak.fetch_max(n, Relaxed);
-        }
+        self.step(shared, last, now, poll);
     }
 
-    /// One arrival that took from `start` to `end` (clock ticks): the gap
-    /// is measured from the end of the previous one, so time spent inside
-    /// the arrival itself never ends a run.
-    pub(crate) fn arrived_during(&self, shared: &Shared, start: u64, end: u64) {
+    /// One arrival that took from `start` to `end` (clock ticks), from the
+    /// task poll that began at `poll` (0: none): the gap is measured from
+    /// the end of the previous one, so time spent inside the arrival itself
+    /// never ends a run.
+    pub(crate) fn arrived_during(&self, shared: &Shared, start: u64, end: u64, poll: u64) {
         let last = self.last.swap(end.max(1), Relaxed);
-        let n = if last == 0 || shared.clock.delta_as_nanos(last, start) > BURST_GAP_NS {
+        self.step(shared, last, start, poll);
+    }
+
+    /// Counts an arrival at `at` after the previous one's `last`: the run
+    /// goes on when both came from one task poll, whatever the gap (a host
+    /// that preempts a loop over a list does not split the list; an accept
+    /// loop yields every 128 accepts, by tokio's budget), else when the gap
+    /// is short.
+    fn step(&self, shared: &Shared, last: u64, at: u64, poll: u64) {
+        let same_poll = self.poll.swap(poll, Relaxed) == poll && poll != 0;
+        let n = if last == 0 || (!same_poll && shared.clock.delta_as_nanos(last, at) > BURST_GAP_NS)
+        {
             self.count.store(1, Relaxed);
             1
         } else {
@@ -165,5 +176,48 @@ impl TaskStats {
     /// The longest run of spawns.
     pub(crate) fn burst_peak(&self) -> u64 {
         self.burst.peak().max(self.span_burst.peak())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tick the doctor's clock reads as more than `ns` after `from`.
+    fn later(shared: &Shared, from: u64, ns: u64) -> u64 {
+        let mut t = from;
+        while shared.clock.delta_as_nanos(from, t) <= ns {
+            t += 1 + (t - from) / 2;
+        }
+        t
+    }
+
+    #[test]
+    fn a_long_gap_ends_a_run_unless_both_arrivals_came_from_one_task_poll() {
+        let doctor = crate::Doctor::builder().no_endpoint().build().unwrap();
+        let shared = &doctor.shared;
+        let t0 = shared.clock.raw();
+        let gap = later(shared, t0, BURST_GAP_NS) - t0;
+        // Outside any task poll: the gap decides.
+        let b = Burst::default();
+        b.arrived(shared, t0, 0);
+        b.arrived(shared, t0 + gap / 4, 0);
+        assert_eq!(b.peak(), 2);
+        b.arrived(shared, t0 + gap / 4 + gap, 0);
+        assert_eq!((b.peak(), b.count.load(Relaxed)), (2, 1));
+        // In one poll (it began at t0): gaps do not end it.
+        let b = Burst::default();
+        for k in 0..5 {
+            b.arrived(shared, t0 + k * gap * 3, t0);
+        }
+        assert_eq!(b.peak(), 5);
+        // A later poll, with a gap, begins a new run.
+        b.arrived(shared, t0 + 20 * gap, t0 + 19 * gap);
+        assert_eq!((b.peak(), b.count.load(Relaxed)), (5, 1));
+        // `arrived_during` measures from the end of the previous arrival.
+        let b = Burst::default();
+        b.arrived_during(shared, t0, t0 + 10 * gap, 0);
+        b.arrived_during(shared, t0 + 10 * gap + gap / 2, t0 + 11 * gap, 0);
+        assert_eq!(b.peak(), 2);
     }
 }
