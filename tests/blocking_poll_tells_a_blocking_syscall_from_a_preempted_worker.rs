@@ -12,7 +12,17 @@ use tracing::Instrument;
 
 #[test]
 fn blocking_io_in_an_async_span_is_reported() {
-    let doctor = support::doctor();
+    // A 20 ms threshold, not the default 10: the subject here is a syscall
+    // against a wait, and a guest thread's scheduler stats cannot see the
+    // host's steal. On the shared CI VM a poll of the unrelated load (2 µs
+    // of work) read 11 and 15 ms in two runs of 2026-12-03, which the
+    // doctor could not tell from a sleep in the kernel (docs/design.md,
+    // Limitations). The 30 ms sleep is well over either.
+    let doctor = tokio_doctor::Doctor::builder()
+        .no_endpoint()
+        .blocking_poll_threshold(Duration::from_millis(20))
+        .build()
+        .unwrap();
     let rt = support::runtime(&doctor);
     rt.block_on(async {
         // Started, so the watchdog's notes discount the CPU waits that the
@@ -31,9 +41,9 @@ fn blocking_io_in_an_async_span_is_reported() {
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].span, "read_config_file");
     // 30 ms asleep in the kernel, less any wait for a CPU after waking up
-    // on a busy host; at least the 10 ms threshold by definition.
+    // on a busy host; at least the 20 ms threshold by definition.
     let blocked = found[0].evidence("blocked_seconds").unwrap();
-    assert!((0.01..=0.5).contains(&blocked), "{blocked}");
+    assert!((0.02..=0.5).contains(&blocked), "{blocked}");
 }
 
 #[test]
