@@ -18,11 +18,11 @@ use super::Shared;
 /// [`LIST_BURST`] or more reads as a list handed out at once, not a server
 /// taking its connections, however many it holds: the fan-out and
 /// excess-task detectors require one. A heuristic with a margin of about
-/// 2.5x each way; counting per poll of the spawning task is exact (an
-/// accept loop yields every 128 accepts, by tokio's budget), which a
-/// parent's children do: those opened in one task poll are one run
-/// whatever the gaps (`layer::shape`). Spawns are counted per site, across
-/// tasks, so they keep the gap alone.
+/// 2.5x each way. Arrivals from one task poll are one run whatever the
+/// gaps, a parent's children (`layer::shape`) and a site's spawns
+/// ([`Burst`]) alike: an accept loop yields every 128 accepts, by tokio's
+/// budget, so only the gap decides for arrivals outside a task or across
+/// its polls.
 pub(crate) const BURST_GAP_NS: u64 = 200_000;
 /// A run of arrivals that reads as a list handed out at once.
 pub(crate) const LIST_BURST: u64 = 512;
