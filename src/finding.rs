@@ -37,8 +37,9 @@ pub enum FindingKind {
     /// consecutive sibling spans of one call site that never overlap in
     /// time, are mostly idle (busy under half their duration, each at least
     /// 1 ms long: [`serial_min_await`](crate::DoctorBuilder::serial_min_await))
-    /// and follow one another with no longer gap than their own duration (a
-    /// consumer waiting on a queue between items is not a chain). The
+    /// and follow one another with no longer gap than their own duration,
+    /// the parent awaiting nothing else in between (a consumer waiting on a
+    /// queue or an interval's tick between items is not a chain). The
     /// siblings must be outbound calls (`otel.kind = "client"`, one of the
     /// outbound fields, or a name given to
     /// [`outbound_span`](crate::DoctorBuilder::outbound_span)):

@@ -39,6 +39,34 @@ fn an_interval_loop_of_outbound_calls_is_not_serial_awaits() {
     support::expect_none(FindingKind::MissingDeadline).on(&doctor);
 }
 
+/// The same loop where each call fills most of the period, as a slow host
+/// makes a 3 ms call take 7: the gaps between calls are shorter than the
+/// calls, but the loop still waits on its timer between them.
+#[test]
+fn an_interval_loop_whose_calls_fill_most_of_the_period_is_not_serial_awaits() {
+    let doctor = support::doctor();
+    let rt = support::runtime(&doctor);
+    rt.block_on(async {
+        let _running = doctor.start().unwrap();
+        let _load = support::unrelated_load();
+        let health = tokio::spawn(
+            async {
+                let mut tick = tokio::time::interval(Duration::from_millis(10));
+                for _ in 0..40 {
+                    tick.tick().await;
+                    let span = info_span!("probe", otel.kind = "client", timeout_ms = 50u64);
+                    tokio::time::sleep(Duration::from_millis(6))
+                        .instrument(span)
+                        .await;
+                }
+            }
+            .instrument(info_span!("health_loop")),
+        );
+        health.await.unwrap();
+    });
+    support::expect_none(FindingKind::SerialAwaits).on(&doctor);
+}
+
 #[test]
 fn a_select_racing_each_call_against_a_timer_is_silent() {
     let doctor = support::doctor();

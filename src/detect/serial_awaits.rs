@@ -3,8 +3,11 @@
 //! **Signal.** Under one parent span, at least 8 (configurable) consecutive
 //! sibling spans of one call site that never overlap in time, are mostly
 //! idle (busy under half their duration, at least 1 ms long) and follow
-//! one another with no longer gap than their own duration (a consumer
-//! waiting on a queue between items is not a chain). The siblings must be
+//! one another with no longer gap than their own duration, the parent
+//! awaiting nothing else in between where the layer can see it (a consumer
+//! waiting on a queue or a timer between items is not a chain: a sibling
+//! that closed inside an enter of the parent must be followed within that
+//! same enter, before the parent returns `Pending`). The siblings must be
 //! outbound calls (a client span: `otel.kind = "client"`, one of the
 //! outbound fields, or a configured outbound name): calls the code sends
 //! could run concurrently, while a loop reading frames from a peer, one

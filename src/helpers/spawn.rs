@@ -68,9 +68,10 @@ where
         let end = shared.clock.raw();
         // The task poll this spawn came from: a loop spawning per item in
         // one poll is one run, however the host preempted it.
-        let poll = crate::layer::thread_state::with_existing_state(shared.id, |st| st.poll_start())
-            .flatten()
-            .unwrap_or(0);
+        let poll = crate::layer::thread_state::with_existing_state(shared.id, |st| {
+            st.poll_mark().task_poll()
+        })
+        .unwrap_or(0);
         let t = shared.sites.get(site).shape.tasks();
         t.burst.arrived_during(&shared, start, end, poll);
     }

@@ -11,7 +11,7 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use super::span_node::{Children, Closed, FieldFacts, FixedBuf, ParentRef, SpanNode};
-use super::thread_state::with_state;
+use super::thread_state::{with_state, PollMark};
 use super::DoctorCore;
 use crate::state::held::Hold;
 use crate::state::sites::{CallsiteClass, SiteMeta, Sites};
@@ -230,10 +230,10 @@ pub(super) fn open<S>(
     let (poll, stack_current) = with_state(layer.owner, shared, |st| {
         st.count_node(1);
         st.note_new_span(id.into_u64(), site);
-        (st.poll_start(), st.registry_current())
+        (st.poll_mark(), st.registry_current())
     })
-    .unwrap_or((None, None));
-    let in_poll = poll.is_some();
+    .unwrap_or((PollMark::NONE, None));
+    let in_poll = poll.task_poll() != 0;
     // The parent: the nearest ancestor the doctor enabled, which is what
     // `span.parent()` finds through the per-layer filter at the cost of two
     // registry lookups (this span, then its parent). Directly on the
@@ -301,9 +301,7 @@ pub(super) fn open<S>(
                 let spent = layer.clock.delta_as_nanos(p.opened, now);
                 deadline_ns = deadline_ns.min(p.deadline_ns.saturating_sub(spent));
             }
-            children
-                .shape
-                .child_opened(shared, &p, site, now, poll.unwrap_or(0));
+            children.shape.child_opened(shared, &p, site, now, poll);
             // Most parents are in no hold: one test each, no copy.
             if p.hold.is_some() {
                 inside_hold = *p.hold;
@@ -325,7 +323,7 @@ pub(super) fn open<S>(
             }
         }
     }
-    super::shape::span_opened(shared, site, class.task_span, now, poll.unwrap_or(0));
+    super::shape::span_opened(shared, site, class.task_span, now, poll.task_poll());
     let outbound = facts.otel_client.unwrap_or(class.outbound);
     let call = outbound.then(|| {
         shared
@@ -419,11 +417,15 @@ where
 fn closed_here(layer: &DoctorCore, id: &Id, node: &mut SpanNode) -> (Closed, Option<Id>, bool) {
     let shared = &layer.shared;
     let now = layer.clock.raw();
-    let (seen, poll_start) = with_state(layer.owner, shared, |st| {
+    let (seen, poll_start, poll) = with_state(layer.owner, shared, |st| {
         st.count_node(-1);
-        (st.take_span(id.into_u64()), st.poll_start())
+        let poll = node
+            .parent
+            .as_ref()
+            .map_or(PollMark::NONE, |p| st.poll_mark_under(p.into_u64()));
+        (st.take_span(id.into_u64()), st.poll_start(), poll)
     })
-    .unwrap_or((None, None));
+    .unwrap_or((None, None, PollMark::NONE));
     let (busy_ns, enters) = seen.unwrap_or((0, 0));
     let duration_ns = layer.clock.delta_as_nanos(node.opened, now);
     let closed = Closed {
@@ -432,6 +434,7 @@ fn closed_here(layer: &DoctorCore, id: &Id, node: &mut SpanNode) -> (Closed, Opt
         duration_ns,
         busy_ns,
         enters,
+        poll,
     };
     super::shape::span_closed(shared, &closed, node.task);
     let site = shared.sites.get(node.site);

@@ -12,6 +12,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::layer::span_node::{Closed, ParentRef};
+use crate::layer::thread_state::PollMark;
 use crate::state::shape_stats::BURST_GAP_NS;
 use crate::state::Shared;
 
@@ -34,9 +35,12 @@ struct Run {
     chain: u32,
     sum_ns: u64,
     max_ns: u64,
-    /// Close time (ticks) and duration of the chain's last child.
+    /// Close time (ticks) and duration of the chain's last child, and the
+    /// poll it closed in, inside its parent (none: not inside the
+    /// parent, as a spawned child closes in its own task).
     last_closed: u64,
     last_ns: u64,
+    last_poll: PollMark,
     /// Children opened in the current run (see [`Burst`]), when the last
     /// one opened, and the start (clock ticks) of the task poll it opened
     /// in (0: none).
@@ -57,6 +61,7 @@ impl Default for Run {
             max_ns: 0,
             last_closed: 0,
             last_ns: 0,
+            last_poll: PollMark::NONE,
             burst_last: 0,
             burst: 0,
             burst_poll: 0,
@@ -106,14 +111,16 @@ impl ChildShape {
     }
 
     /// A child of `site` opened at `now` (clock ticks) under `parent`,
-    /// in the task poll that began at `poll` on this thread (0: in none).
+    /// in the poll `poll` on this thread. Runs of arrivals go by the task
+    /// poll alone ([`PollMark::task_poll`]): in `block_on` a span entered
+    /// for the whole program would make every spawn one run.
     pub(crate) fn child_opened(
         &mut self,
         shared: &Shared,
         parent: &ParentRef<'_>,
         site: u32,
         now: u64,
-        poll: u64,
+        poll: PollMark,
     ) {
         let Some(r) = self.find_or_claim(site) else {
             return;
@@ -125,9 +132,18 @@ impl ChildShape {
         } else {
             r.clean = true;
             // A loop that waits on something else between its children
-            // (a queue, a timer) is a consumer, not a chain of fetches:
-            // the gap must not exceed the last child's own duration.
-            if r.chain > 0 && shared.clock.delta_as_nanos(r.last_closed, now) > r.last_ns {
+            // (a queue, a timer) is a consumer, not a chain of fetches. A
+            // child that closed inside its parent, in a poll, must be
+            // followed in that same poll: a loop that returned `Pending`
+            // between its children waited on something else, however short
+            // the wait (a 10 ms interval around calls the host slowed to
+            // 7 ms). A spawned child closes in its own task's poll, where
+            // only the gap tells. In every case the gap must not exceed the
+            // last child's own duration.
+            if r.chain > 0
+                && ((r.last_poll.is_some() && r.last_poll != poll)
+                    || shared.clock.delta_as_nanos(r.last_closed, now) > r.last_ns)
+            {
                 r.reset_chain();
             }
         }
@@ -136,14 +152,15 @@ impl ChildShape {
         // once, however long the host kept the worker from its CPU between
         // two of them (an accept loop yields every 128 accepts, by tokio's
         // budget); across polls, or outside a task, the gap decides.
-        let same_poll = poll != 0 && r.burst_poll == poll;
+        let task_poll = poll.task_poll();
+        let same_poll = task_poll != 0 && r.burst_poll == task_poll;
         if r.burst == 0
             || (!same_poll && shared.clock.delta_as_nanos(r.burst_last, now) > BURST_GAP_NS)
         {
             r.burst = 0;
         }
         r.burst_last = now;
-        r.burst_poll = poll;
+        r.burst_poll = task_poll;
         r.burst += 1;
         if r.burst >= 2 {
             let stats = &shared.sites.get(site).shape;
@@ -196,6 +213,7 @@ impl ChildShape {
         r.max_ns = r.max_ns.max(d);
         r.last_closed = closed.closed;
         r.last_ns = d;
+        r.last_poll = closed.poll;
         if r.chain < cfg.serial_chain || is_pool_worker(shared, parent.site) {
             return;
         }

@@ -15,6 +15,7 @@ use std::fmt;
 use std::sync::Mutex;
 
 use crate::fields::{DEADLINE_FIELDS, SEQUENTIAL_FIELD};
+use crate::layer::thread_state::PollMark;
 use tracing_core::field::{Field, Visit};
 
 /// What the field values of one span instance say. Values are read only for
@@ -235,6 +236,10 @@ pub(crate) struct Closed {
     pub(crate) busy_ns: u64,
     /// Times entered on the thread that closed it.
     pub(crate) enters: u32,
+    /// The poll it closed in, if it closed inside its parent
+    /// (`ThreadState::poll_mark_under`; none: not, as a spawned child
+    /// closes in its own task).
+    pub(crate) poll: PollMark,
 }
 
 #[cfg(test)]

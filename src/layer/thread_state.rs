@@ -33,6 +33,38 @@ struct Frame {
     child_ns: u64,
 }
 
+/// Which poll a thread is in: the enter of the outermost span entered on
+/// it now (clock ticks, to two ticks), which on a runtime worker is the
+/// task's poll and in `block_on` the main future's, and whether it is a
+/// task's. Two marks that agree mean nothing on this thread returned
+/// `Pending` in between; two enters, on one thread or two, never share a
+/// tick. One word, so the span path carries it at no extra cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PollMark(u64);
+
+impl PollMark {
+    /// In no poll: no span is entered on the thread.
+    pub(crate) const NONE: PollMark = PollMark(0);
+
+    /// Whether a span is entered on the thread.
+    #[inline(always)]
+    pub(crate) fn is_some(self) -> bool {
+        self != Self::NONE
+    }
+
+    /// The task poll this is, where it is one (on a runtime worker):
+    /// nonzero and the same for every mark of that poll; else 0. A span
+    /// entered in `block_on` for a whole program is no task poll.
+    #[inline(always)]
+    pub(crate) fn task_poll(self) -> u64 {
+        if self.0 & 1 == 1 {
+            self.0
+        } else {
+            0
+        }
+    }
+}
+
 pub(crate) struct ThreadState {
     owner: u64,
     owner_ref: Weak<Shared>,
@@ -143,6 +175,27 @@ impl ThreadState {
             .rev()
             .find(|f| !f.reentrant && !PollFrame::is_poll_frame(f.id));
         Some(top.map(|f| f.id))
+    }
+
+    /// The poll running on this thread, for a span created or closed here
+    /// (see [`PollMark`]).
+    #[inline(always)]
+    pub(crate) fn poll_mark(&self) -> PollMark {
+        if self.depth == 0 {
+            return PollMark::NONE;
+        }
+        PollMark(self.stack[0].start & !1 | (self.poll_root != NO_ROOT) as u64)
+    }
+
+    /// [`Self::poll_mark`] where span `parent` is the innermost span
+    /// entered here, as a closing span's parent is when the span closed
+    /// inside it (not in a task of its own); else none.
+    #[inline(always)]
+    pub(crate) fn poll_mark_under(&self, parent: u64) -> PollMark {
+        match self.depth.checked_sub(1) {
+            Some(top) if self.stack[top].id == parent => self.poll_mark(),
+            _ => PollMark::NONE,
+        }
     }
 
     /// Pushes the frame of `id` at `site` (the stack has room).
@@ -523,5 +576,32 @@ mod tests {
         assert_eq!(st.registry_current(), None);
         st.enter(11, t, || 1);
         assert_eq!(st.registry_current(), None, "for good");
+    }
+
+    /// A poll mark stays while the outermost span stays entered, whatever
+    /// enters and exits happen inside it, and changes with its next enter;
+    /// off a runtime worker it is no task poll. Under a parent that is not
+    /// the innermost span entered (a child closing in its own task), none.
+    #[test]
+    fn a_poll_mark_lasts_as_long_as_the_outermost_enter() {
+        let (shared, mut st) = state();
+        let clock = shared.clock.clone();
+        assert!(!st.poll_mark().is_some());
+        let t = clock.raw() | 2;
+        st.enter(5, t, || 1);
+        let mark = st.poll_mark();
+        assert!(mark.is_some());
+        assert_eq!(mark.task_poll(), 0, "a test thread is no runtime worker");
+        st.enter(7, t + 10, || 1);
+        assert_eq!(st.poll_mark(), mark);
+        assert_eq!(st.poll_mark_under(7), mark);
+        assert_eq!(st.poll_mark_under(5), PollMark::NONE, "5 is not innermost");
+        st.exit(7, t + 20, &clock, u64::MAX);
+        assert_eq!(st.poll_mark_under(5), mark);
+        st.exit(5, t + 30, &clock, u64::MAX);
+        assert_eq!(st.poll_mark(), PollMark::NONE);
+        st.enter(5, t + 40, || 1);
+        assert!(st.poll_mark().is_some());
+        assert_ne!(st.poll_mark(), mark, "a new enter is a new poll");
     }
 }
