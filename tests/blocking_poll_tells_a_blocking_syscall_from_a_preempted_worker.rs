@@ -17,7 +17,10 @@ fn blocking_io_in_an_async_span_is_reported() {
     // host's steal. On the shared CI VM a poll of the unrelated load (2 µs
     // of work) read 11 and 15 ms in two runs of 2026-12-03, which the
     // doctor could not tell from a sleep in the kernel (docs/design.md,
-    // Limitations). The 30 ms sleep is well over either.
+    // Limitations). The 60 ms sleep is well over either, and over the
+    // threshold even after the other test's spinners keep the woken
+    // worker waiting for a CPU: 15 ms of such waits took a 30 ms sleep
+    // under 20 ms in a local run of 2026-12-03.
     let doctor = tokio_doctor::Doctor::builder()
         .no_endpoint()
         .blocking_poll_threshold(Duration::from_millis(20))
@@ -30,7 +33,7 @@ fn blocking_io_in_an_async_span_is_reported() {
         let _running = doctor.start().unwrap();
         let _load = support::unrelated_load();
         tokio::spawn(async {
-            async { std::thread::sleep(Duration::from_millis(30)) }
+            async { std::thread::sleep(Duration::from_millis(60)) }
                 .instrument(tracing::info_span!("read_config_file"))
                 .await
         })
@@ -40,7 +43,7 @@ fn blocking_io_in_an_async_span_is_reported() {
     let found = support::of_kind(&doctor, FindingKind::BlockingPoll);
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].span, "read_config_file");
-    // 30 ms asleep in the kernel, less any wait for a CPU after waking up
+    // 60 ms asleep in the kernel, less any wait for a CPU after waking up
     // on a busy host; at least the 20 ms threshold by definition.
     let blocked = found[0].evidence("blocked_seconds").unwrap();
     assert!((0.02..=0.5).contains(&blocked), "{blocked}");
