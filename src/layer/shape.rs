@@ -42,8 +42,8 @@ struct Run {
     last_ns: u64,
     last_poll: PollMark,
     /// Children opened in the current run (see [`Burst`]), when the last
-    /// one opened, and the start (clock ticks) of the task poll it opened
-    /// in (0: none).
+    /// one opened, and the task poll it opened in (`PollMark::task_poll`;
+    /// 0: none).
     burst_last: u64,
     burst: u32,
     burst_poll: u64,

@@ -33,23 +33,24 @@ pub(crate) const LIST_BURST: u64 = 512;
 #[derive(Debug, Default)]
 pub(crate) struct Burst {
     last: AtomicU64,
-    /// The start (clock ticks) of the task poll the last arrival came
-    /// from; 0 when it came from none.
+    /// The task poll the last arrival came from (its
+    /// `PollMark::task_poll`, an identity compared for equality); 0 when
+    /// it came from none.
     poll: AtomicU64,
     count: AtomicU64,
     peak: AtomicU64,
 }
 
 impl Burst {
-    /// One arrival at `now` (clock ticks), from the task poll that began at
-    /// `poll` on this thread (0: none).
+    /// One arrival at `now` (clock ticks), from task poll `poll` on this
+    /// thread (`PollMark::task_poll`; 0: none).
     pub(crate) fn arrived(&self, shared: &Shared, now: u64, poll: u64) {
         let last = self.last.swap(now.max(1), Relaxed);
         self.step(shared, last, now, poll);
     }
 
-    /// One arrival that took from `start` to `end` (clock ticks), from the
-    /// task poll that began at `poll` (0: none): the gap is measured from
+    /// One arrival that took from `start` to `end` (clock ticks), from task
+    /// poll `poll` (`PollMark::task_poll`; 0: none): the gap is measured from
     /// the end of the previous one, so time spent inside the arrival itself
     /// never ends a run.
     pub(crate) fn arrived_during(&self, shared: &Shared, start: u64, end: u64, poll: u64) {
