@@ -3,7 +3,8 @@
 //! request before the router matched it, and axum puts the matched path on
 //! no response, so every request is `unmatched`. The layer says so once in
 //! the log and in the report's notes (on `/doctor`); applied inside the
-//! router it names routes and says nothing.
+//! router it names routes and says nothing, also as the last layer of a
+//! stack given to `Router::layer` (where the README puts it beside one).
 #![cfg(feature = "axum")]
 mod support;
 
@@ -47,9 +48,21 @@ fn router() -> axum::Router {
         .route("/health", axum::routing::get(|| async { "ok" }))
 }
 
+/// Where the layer goes.
+#[derive(Clone, Copy, PartialEq)]
+enum Placement {
+    /// Around the whole app, outside the router.
+    Outside,
+    /// In a `Router::layer` call of its own.
+    OwnRouterLayer,
+    /// The last (innermost) layer of a stack given to `Router::layer`, as
+    /// `ServiceBuilder::new().layer(a).layer(b).layer(layer)` builds it.
+    LastOfAStack,
+}
+
 /// Serves `app` on a runtime whose threads log to `warnings` beside the
 /// doctor, sends 100 requests and returns the route labels exported.
-fn run(doctor: &Doctor, warnings: &Warnings, outside: bool) -> String {
+fn run(doctor: &Doctor, warnings: &Warnings, placement: Placement) -> String {
     let dispatch = tracing::Dispatch::new(
         tracing_subscriber::registry()
             .with(doctor.layer())
@@ -68,7 +81,7 @@ fn run(doctor: &Doctor, warnings: &Warnings, outside: bool) -> String {
         rt.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
-            if outside {
+            if placement == Placement::Outside {
                 // As `ServiceBuilder::new().layer(layer).service(app)` builds it.
                 let app = TaskMonitorLayer::new(doctor).layer(router());
                 tokio::spawn(async move {
@@ -76,7 +89,17 @@ fn run(doctor: &Doctor, warnings: &Warnings, outside: bool) -> String {
                     axum::serve(listener, make).await.unwrap()
                 });
             } else {
-                let app = router().layer(TaskMonitorLayer::new(doctor));
+                let app = if placement == Placement::LastOfAStack {
+                    // `ServiceBuilder` stacks its layers as `Stack`s, the
+                    // last one added innermost.
+                    let outer = tower_layer::layer_fn(|inner| inner);
+                    router().layer(tower_layer::Stack::new(
+                        TaskMonitorLayer::new(doctor),
+                        outer,
+                    ))
+                } else {
+                    router().layer(TaskMonitorLayer::new(doctor))
+                };
                 tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
             }
             tokio::task::spawn_blocking(move || {
@@ -101,7 +124,7 @@ fn run(doctor: &Doctor, warnings: &Warnings, outside: bool) -> String {
 fn around_the_whole_app_every_request_is_unmatched_and_the_log_says_why_once() {
     let doctor = support::doctor();
     let warnings = Warnings::default();
-    let labels = run(&doctor, &warnings, true);
+    let labels = run(&doctor, &warnings, Placement::Outside);
     assert_eq!(
         labels, "tokio_doctor_route_requests_total{route=\"unmatched\"} 100",
         "the layer outside the router cannot see the matched path"
@@ -128,9 +151,18 @@ fn around_the_whole_app_every_request_is_unmatched_and_the_log_says_why_once() {
 
 #[test]
 fn inside_the_router_routes_are_named_and_nothing_is_said() {
+    inside_the_router(Placement::OwnRouterLayer);
+}
+
+#[test]
+fn as_the_last_layer_of_a_stack_routes_are_named_and_nothing_is_said() {
+    inside_the_router(Placement::LastOfAStack);
+}
+
+fn inside_the_router(placement: Placement) {
     let doctor = support::doctor();
     let warnings = Warnings::default();
-    let labels = run(&doctor, &warnings, false);
+    let labels = run(&doctor, &warnings, placement);
     assert!(
         labels.contains("route=\"/users/{id}\"} 50") && labels.contains("route=\"/health\"} 50"),
         "{labels}"

@@ -48,8 +48,23 @@ async fn handler() -> &'static str {
 }
 
 /// tower-http's usual stack around `app`, outermost first as
-/// `ServiceBuilder` reads.
-fn usual_stack(app: axum::Router) -> axum::Router {
+/// `ServiceBuilder` reads, with `innermost` (the doctor's
+/// `TaskMonitorLayer`, or `Identity` for the baseline) as its last layer:
+/// one `Router::layer` call, as the README tells services with a stack to
+/// add it (axum boxes every route again for each call).
+fn usual_stack<L>(app: axum::Router, innermost: L) -> axum::Router
+where
+    L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+    L::Service: tower::Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
+{
     use tower::ServiceBuilder;
     use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
     let header = axum::http::HeaderName::from_static("x-request-id");
@@ -67,7 +82,8 @@ fn usual_stack(app: axum::Router) -> axum::Router {
                 axum::http::StatusCode::REQUEST_TIMEOUT,
                 Duration::from_secs(10),
             ))
-            .layer(tower_http::compression::CompressionLayer::new()),
+            .layer(tower_http::compression::CompressionLayer::new())
+            .layer(innermost),
     )
 }
 
@@ -88,8 +104,14 @@ fn serve(mode: &str, port_file: &str) {
                 .build()
                 .unwrap();
             tracing_subscriber::registry().with(doctor.layer()).init();
-            if mode == "routes" || stack {
-                app = app.layer(tokio_doctor::TaskMonitorLayer::new(&doctor));
+            let monitor = tokio_doctor::TaskMonitorLayer::new(&doctor);
+            if mode == "stack" {
+                // In the service's own stack, as the README says.
+                app = usual_stack(app, monitor);
+            } else if mode == "routes" || mode == "stack-own-layer" {
+                // A `Router::layer` call of its own: for the stack, what
+                // the README's advice saves (`bench/http-instructions`).
+                app = app.layer(monitor);
             }
             Some(doctor.start().unwrap())
         } else {
@@ -105,8 +127,8 @@ fn serve(mode: &str, port_file: &str) {
             // doctor's (a server for `bench/http-instructions` only).
             app = app.layer(tower::layer::util::Identity::new());
         }
-        if stack {
-            app = usual_stack(app);
+        if stack && mode != "stack" {
+            app = usual_stack(app, tower::layer::util::Identity::new());
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         std::fs::write(port_file, listener.local_addr().unwrap().port().to_string()).unwrap();

@@ -48,6 +48,13 @@ type Namer = Arc<dyn Fn(&RouteInfo<'_>) -> Option<Cow<'static, str>> + Send + Sy
 /// # Ok::<(), tokio_doctor::Error>(())
 /// ```
 ///
+/// A router that already has a stack of middleware (a
+/// `tower::ServiceBuilder` given to `Router::layer`) takes this layer as
+/// that stack's last `.layer(..)`, not in a `Router::layer` call of its
+/// own: axum boxes every route again for each call, which costs a request
+/// about as much as this layer does (docs/overhead.md, "Instructions per
+/// HTTP request").
+///
 /// Applied around the whole app (a `tower::ServiceBuilder` outside an axum
 /// router) the layer sees each request before routing, when no matched
 /// path exists yet, and axum puts it on no response: every request is
