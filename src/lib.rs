@@ -18,8 +18,8 @@
 //!         .blocking_poll_threshold(Duration::from_millis(10))
 //!         .build()?;
 //!     tracing_subscriber::registry()
+//!         .with(doctor.layer()) // first: directly on the registry
 //!         .with(tracing_subscriber::fmt::layer())
-//!         .with(doctor.layer())
 //!         .init();
 //!     let _running = doctor.start()?; // inside a runtime; drop stops it
 //!     // ... serve ...
@@ -33,7 +33,10 @@
 //! [`Doctor::render_prometheus`] the `/metrics` text.
 //!
 //! The doctor sees code inside spans (`#[tracing::instrument]`,
-//! `.instrument(span)`, `span.in_scope(..)`), at any level.
+//! `.instrument(span)`, `span.in_scope(..)`) at INFO and above
+//! ([`DoctorBuilder::span_level`] widens it), plus its own helpers' spans
+//! and tokio's task spans; never events. What it declines stays as the
+//! subscriber's other layers want it (a per-layer filter).
 //!
 //! ## What it finds
 //! Every [`Finding`] has a [`FindingKind`], a call site, a cost in seconds,
@@ -153,9 +156,11 @@ pub fn init() -> Result<Running, Error> {
     let doctor = Doctor::from_env()?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // The doctor's layer directly on the registry: it reads a new span's
+    // parent from its own per-thread stack instead of asking the registry.
     tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_filter(filter))
         .with(doctor.layer())
+        .with(tracing_subscriber::fmt::layer().with_filter(filter))
         .try_init()
         .map_err(|_| Error::SubscriberAlreadySet)?;
     doctor.start()

@@ -166,8 +166,8 @@ async fn run(opts: Options) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,tokio_doctor=error"));
     tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_filter(filter))
         .with(doctor.layer())
+        .with(tracing_subscriber::fmt::layer().with_filter(filter))
         .init();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -4,9 +4,15 @@
 //! ```text
 //! cost-gate OP LAYER ITERS
 //!   OP     poll | span | debug_span | outbound_span | timeout_span | held | deadline
-//!          | request
-//!   LAYER  noop | doctor
+//!          | request | span_beside_fmt
+//!   LAYER  noop | doctor | doctor-last
 //! ```
+//!
+//! `span_beside_fmt` is the README's subscriber: the layer directly on the
+//! registry and a `fmt` layer above it with its own filter at `warn`, which
+//! wants none of the spans; `doctor-last` puts the doctor's layer above the
+//! `fmt` layer instead (measured by hand: the gate counts `noop` and
+//! `doctor`).
 //!
 //! Only [`measured`] is counted (`--toggle-collect`), and the gate runs
 //! each pair at two iteration counts and takes the difference, so setup,
@@ -103,6 +109,12 @@ async fn run(op: &str, iters: u32, doctor: Option<&tokio_doctor::Doctor>) {
                 )));
             }
         }
+        "span_beside_fmt" => {
+            // Created, entered once and closed, as a sync span in a handler.
+            for _ in 0..iters {
+                tracing::info_span!("work").in_scope(|| std::hint::black_box(()));
+            }
+        }
         "timeout_span" => {
             // A span that declares its deadline in a field: the doctor reads
             // the value, and its children inherit the deadline.
@@ -157,7 +169,7 @@ fn main() {
     let iters: u32 = iters.parse().expect("ITERS: a number");
     let doctor = match layer.as_str() {
         "noop" => None,
-        "doctor" => Some(
+        "doctor" | "doctor-last" => Some(
             tokio_doctor::Doctor::builder()
                 .no_endpoint()
                 .build()
@@ -165,9 +177,17 @@ fn main() {
         ),
         other => panic!("unknown layer {other:?}"),
     };
-    let dispatch = match &doctor {
-        None => tracing::Dispatch::new(tracing_subscriber::registry().with(NoopLayer)),
-        Some(d) => tracing::Dispatch::new(tracing_subscriber::registry().with(d.layer())),
+    let registry = tracing_subscriber::registry;
+    // The other operations' subscriber has no other layer at all (an
+    // `Option` of one would add its own checks to every callback).
+    let dispatch = match (&doctor, layer.as_str(), op == "span_beside_fmt") {
+        (None, _, false) => tracing::Dispatch::new(registry().with(NoopLayer)),
+        (Some(d), _, false) => tracing::Dispatch::new(registry().with(d.layer())),
+        (None, _, true) => tracing::Dispatch::new(registry().with(NoopLayer).with(fmt())),
+        (Some(d), "doctor-last", true) => {
+            tracing::Dispatch::new(registry().with(fmt()).with(d.layer()))
+        }
+        (Some(d), _, true) => tracing::Dispatch::new(registry().with(d.layer()).with(fmt())),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -179,6 +199,17 @@ fn main() {
         warm(&rt, op, doctor.as_ref());
         measured(&rt, op, iters, doctor.as_ref());
     });
+}
+
+/// The service's own log layer with its own filter (`warn`, as a service
+/// run without `RUST_LOG` set has it), writing nowhere.
+fn fmt<S>() -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_subscriber::fmt::layer()
+        .with_writer(std::io::sink)
+        .with_filter(tracing_subscriber::EnvFilter::new("warn"))
 }
 
 /// One iteration, outside the counted function.

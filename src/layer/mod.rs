@@ -47,6 +47,12 @@ use thread_state::{with_state, SlowPoll, IGNORED};
 /// wants it. `S` is the subscriber it is added to, inferred where it is
 /// added (`registry().with(doctor.layer())`).
 ///
+/// Add it first, directly on the registry, and the service's other layers
+/// after it (`registry().with(doctor.layer()).with(fmt_layer)`): there it
+/// knows a new span's parent from its own per-thread stack of entered
+/// spans, where above another layer it looks the span and its parent up
+/// in the registry (about 250 instructions a span more).
+///
 /// # Examples
 /// ```
 /// use tracing_subscriber::prelude::*;

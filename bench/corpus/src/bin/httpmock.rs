@@ -3,8 +3,8 @@
 //! tokio-doctor added in `main()`.
 //!
 //! This is the crate's own `src/main.rs` with two changes: the doctor (the
-//! README's "Add it to a service": builder, a registry with the service's fmt
-//! layer and `doctor.layer()`, `doctor.start()`), turned on by `--doctor
+//! README's "Add it to a service": builder, a registry with `doctor.layer()`
+//! and the service's fmt layer, `doctor.start()`), turned on by `--doctor
 //! PORT`; and the bound address printed (through the server's own
 //! `socket_addr_sender`), so a driver can use `--port 0`. Without `--doctor`
 //! it runs as the original does. No `TaskMonitorLayer`: the server's hyper
@@ -90,8 +90,8 @@ async fn main() {
                 .build()
                 .expect("tokio-doctor configuration");
             tracing_subscriber::registry()
-                .with(tracing_subscriber::fmt::layer().with_filter(filter()))
                 .with(doctor.layer())
+                .with(tracing_subscriber::fmt::layer().with_filter(filter()))
                 .init();
             let running = doctor.start().expect("tokio-doctor start");
             if let Some(addr) = running.local_addr() {

@@ -2,8 +2,8 @@
 //! idiomatic tokio application), with tokio-doctor added in `main()`.
 //!
 //! This is the crate's own `src/bin/server.rs` with two changes: the doctor
-//! (the README's "Add it to a service": builder, a registry with the
-//! service's fmt layer and `doctor.layer()`, `doctor.start()`), turned on by
+//! (the README's "Add it to a service": builder, a registry with
+//! `doctor.layer()` and the service's fmt layer, `doctor.start()`), turned on by
 //! `--doctor PORT`; and the bound port printed, so a driver can use `--port 0`.
 //! Without `--doctor` it runs as the original does.
 //!
@@ -35,8 +35,8 @@ async fn main() -> mini_redis::Result<()> {
                 .listen(format!("127.0.0.1:{port}").parse()?)
                 .build()?;
             tracing_subscriber::registry()
-                .with(tracing_subscriber::fmt::layer().with_filter(EnvFilter::from_default_env()))
                 .with(doctor.layer())
+                .with(tracing_subscriber::fmt::layer().with_filter(EnvFilter::from_default_env()))
                 .try_init()?;
             let running = doctor.start()?;
             if let Some(addr) = running.local_addr() {
