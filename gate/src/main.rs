@@ -4,15 +4,17 @@
 //! ```text
 //! cost-gate OP LAYER ITERS
 //!   OP     poll | span | debug_span | outbound_span | timeout_span | held | deadline
-//!          | request | span_beside_fmt
+//!          | request | span_beside_fmt | event_beside_fmt
 //!   LAYER  noop | doctor | doctor-last
 //! ```
 //!
-//! `span_beside_fmt` is the README's subscriber: the layer directly on the
-//! registry and a `fmt` layer above it with its own filter at `warn`, which
-//! wants none of the spans; `doctor-last` puts the doctor's layer above the
-//! `fmt` layer instead (measured by hand: the gate counts `noop` and
-//! `doctor`).
+//! The `_beside_fmt` operations run in the README's subscriber: the layer
+//! directly on the registry and a `fmt` layer above it with its own filter
+//! at `warn`, which wants none of the spans and every WARN event;
+//! `doctor-last` puts the doctor's layer above the `fmt` layer instead.
+//! `event_beside_fmt` (a WARN event the `fmt` layer writes, to nowhere) and
+//! `doctor-last` are measured by hand (docs/overhead.md): the gate counts
+//! the other operations under `noop` and `doctor`.
 //!
 //! Only [`measured`] is counted (`--toggle-collect`), and the gate runs
 //! each pair at two iteration counts and takes the difference, so setup,
@@ -109,6 +111,14 @@ async fn run(op: &str, iters: u32, doctor: Option<&tokio_doctor::Doctor>) {
                 )));
             }
         }
+        "event_beside_fmt" => {
+            // An event the service logs: the doctor reads none, but its
+            // filter's `never` beside the `fmt` layer's `always` makes the
+            // callsite's interest `sometimes` (see docs/overhead.md).
+            for i in 0..iters {
+                tracing::warn!(i, "request done");
+            }
+        }
         "span_beside_fmt" => {
             // Created, entered once and closed, as a sync span in a handler.
             for _ in 0..iters {
@@ -180,7 +190,7 @@ fn main() {
     let registry = tracing_subscriber::registry;
     // The other operations' subscriber has no other layer at all (an
     // `Option` of one would add its own checks to every callback).
-    let dispatch = match (&doctor, layer.as_str(), op == "span_beside_fmt") {
+    let dispatch = match (&doctor, layer.as_str(), op.ends_with("_beside_fmt")) {
         (None, _, false) => tracing::Dispatch::new(registry().with(NoopLayer)),
         (Some(d), _, false) => tracing::Dispatch::new(registry().with(d.layer())),
         (None, _, true) => tracing::Dispatch::new(registry().with(NoopLayer).with(fmt())),
