@@ -192,7 +192,7 @@ impl DoctorBuilder {
 
     /// Peak live heap bytes of one span instance at or above which it is a
     /// `materialization` finding (needs the `alloc` feature and
-    /// [`TrackingAllocator`](crate::alloc)). Default
+    /// its `TrackingAllocator`). Default
     /// [`DEFAULT_MATERIALIZATION_BYTES`](crate::DEFAULT_MATERIALIZATION_BYTES) (64 MiB).
     pub fn materialization_threshold(mut self, bytes: u64) -> Self {
         self.config.materialization_bytes = bytes;

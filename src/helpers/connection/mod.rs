@@ -2,10 +2,10 @@
 //! call.
 //!
 //! Every new outbound connection and every outbound request is counted per
-//! peer (`host:port`). With the `connections` feature, [`ConnectionLayer`]
+//! peer (`host:port`). With the `connections` feature, `ConnectionLayer`
 //! counts connections and connect time for any tower connector
 //! (`Service<http::Uri>`, such as hyper-util's `HttpConnector`), and
-//! [`OutboundRequestLayer`] counts requests for any tower HTTP client.
+//! `OutboundRequestLayer` counts requests for any tower HTTP client.
 //! Other clients can call [`record_connection`] and [`record_request`].
 //!
 //! A started doctor compares the two over its churn window: new

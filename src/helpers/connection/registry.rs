@@ -81,7 +81,7 @@ pub(crate) fn request_at(peer_name: &str, location: &'static Location<'static>) 
 
 /// Counts a new outbound connection to `peer` (`host:port`) that took
 /// `connect_time` to establish (TCP and TLS handshakes). For clients that
-/// [`ConnectionLayer`](crate::ConnectionLayer) cannot wrap.
+/// `ConnectionLayer` (the `connections` feature) cannot wrap.
 ///
 /// # Examples
 /// ```
